@@ -1,0 +1,1 @@
+"""Activities: all I/O of a ReturnCase (event store, policy file, effects). No decisions here."""

@@ -1,0 +1,73 @@
+"""Effects on outside systems, each idempotent on its key: a retry or replay finds the row and stops.
+
+The payment provider, shop backend, licence server and mailer cannot exist here, so each is a
+ledger table in PostgreSQL with the idempotency a real provider offers.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from temporalio import activity
+
+from domain.effects import CustomerMessage, LicenceRevocation, Refund, Replacement, StoreCredit
+from store import ledgers
+
+
+class EffectActivities:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn
+    async def refund(self, e: Refund) -> bool:
+        return await ledgers.record_refund(
+            self._pool,
+            idempotency_key=e.key,
+            return_id=e.return_id,
+            amount=e.amount,
+            payment_method=e.payment_method,
+            payment_reference=e.payment_reference,
+        )
+
+    @activity.defn
+    async def grant_store_credit(self, e: StoreCredit) -> bool:
+        return await ledgers.grant_store_credit(
+            self._pool,
+            idempotency_key=e.key,
+            return_id=e.return_id,
+            customer_id=e.customer_id,
+            amount=e.amount,
+        )
+
+    @activity.defn
+    async def order_replacement(self, e: Replacement) -> bool:
+        return await ledgers.create_replacement_order(
+            self._pool,
+            idempotency_key=e.key,
+            return_id=e.return_id,
+            order_id=e.order_id,
+            line_ids=e.line_ids,
+        )
+
+    @activity.defn
+    async def revoke_licence(self, e: LicenceRevocation) -> bool:
+        return await ledgers.revoke_licence(
+            self._pool,
+            idempotency_key=e.key,
+            return_id=e.return_id,
+            order_id=e.order_id,
+            line_id=e.line_id,
+            sku=e.sku,
+        )
+
+    @activity.defn
+    async def send_message(self, e: CustomerMessage) -> bool:
+        return await ledgers.enqueue_email(
+            self._pool,
+            idempotency_key=e.key,
+            return_id=e.return_id,
+            customer_id=e.customer_id,
+            email=e.email,
+            template=e.template,
+            data=e.data,
+            text=e.text,
+        )

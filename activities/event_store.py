@@ -1,0 +1,61 @@
+"""Appending a case's events (and its read-model row) in one transaction: a local activity."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.case import ReturnCase
+from domain.events import event_from_json
+from domain.summary import CaseSummary, summarize
+from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
+from store.read_model import CaseRow
+
+
+class EventEnvelope(BaseModel):
+    event_id: uuid.UUID
+    type: str
+    data: dict[str, Any]
+
+
+class AppendEvents(BaseModel):
+    stream_id: str
+    expected_version: int
+    events: list[EventEnvelope]
+    summary: CaseSummary
+
+
+def case_row(summary: CaseSummary) -> CaseRow:
+    return CaseRow(**summary.model_dump())
+
+
+def fold_stored(events: list[StoredEvent]) -> ReturnCase | None:
+    """A stored stream folded with the same evolve the workflow uses."""
+    from domain.case import fold
+
+    return fold(event_from_json(e.data) for e in events)
+
+
+def row_of_stream(events: list[StoredEvent]) -> CaseRow | None:
+    case = fold_stored(events)
+    return case_row(summarize(case)) if case is not None else None
+
+
+class EventStoreActivities:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    @activity.defn
+    async def append_events(self, req: AppendEvents) -> int:
+        events = [NewEvent(event_id=e.event_id, type=e.type, data=e.data) for e in req.events]
+        try:
+            return await self._store.append(
+                req.stream_id, req.expected_version, events, case_row(req.summary)
+            )
+        except ConcurrencyConflict as e:
+            # Event ids come from the workflow, so a retry is a duplicate, never this: a real conflict.
+            raise ApplicationError(str(e), type="ConcurrencyConflict", non_retryable=True) from e

@@ -1,0 +1,330 @@
+"""ReturnCase: the state of one return, nothing but the fold of its events (`evolve`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain import events as ev
+from domain.assessment import AssessedItem, Assessment, Quote, quote
+from domain.effects import (
+    CustomerMessage,
+    Effect,
+    LicenceRevocation,
+    Refund,
+    Replacement,
+    StoreCredit,
+)
+from domain.events import Event, Need
+from domain.messages import Template, render
+from domain.money import ZERO, fmt
+from domain.policy import Policy
+from domain.request import Resolution, ReturnRequest
+
+Outcome = Literal["resolved", "rejected", "cancelled", "expired"]
+NEED_ORDER: tuple[Need, ...] = ("photos", "choice", "parcel", "inspection")
+
+
+class OverrideRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: str
+    actor: str
+    reason: str
+    at: datetime
+
+
+class ReturnCase(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    return_id: str
+    version: int
+    request: ReturnRequest
+    policy: Policy
+    assessment: Assessment
+    resolution: Resolution | None
+    opened_at: datetime
+    photos: dict[str, tuple[str, ...]] = {}
+    photos_waived: bool = False
+    deductions_waived: bool = False
+    parcel_received_at: datetime | None = None
+    inspection: Literal["passed", "failed"] | None = None
+    reminded: tuple[Need, ...] = ()
+    outcome: Outcome | None = None
+    rejected_at: datetime | None = None
+    closed_at: datetime | None = None
+    resolved: ev.CaseResolved | None = None
+    refunded: Decimal = ZERO
+    store_credit: Decimal = ZERO
+    replaced: tuple[str, ...] = ()
+    revoked_gifts: tuple[str, ...] = ()
+    customer_messages: tuple[str, ...] = ()
+    overrides: tuple[OverrideRecord, ...] = ()
+    pending_effects: tuple[Effect, ...] = ()
+
+    # --- needs, derived, never stored ---------------------------------------------------------
+    def photos_missing(self, item: AssessedItem) -> int:
+        if self.photos_waived or not item.accepted:
+            return 0
+        return max(0, len(item.photo_requirements) - len(self.photos.get(item.line_id, ())))
+
+    @property
+    def needs(self) -> list[Need]:
+        """Open needs in contract order; a case that has an outcome needs nothing."""
+        accepted = self.assessment.accepted
+        if self.outcome is not None or not accepted:
+            return []
+        found: list[Need] = []
+        if any(self.photos_missing(i) for i in accepted):
+            found.append("photos")
+        if self.resolution is None:
+            found.append("choice")
+        if any(i.needs_shipment for i in accepted):
+            if self.parcel_received_at is None:
+                found.append("parcel")
+            elif any(i.needs_inspection for i in accepted) and self.inspection is None:
+                found.append("inspection")
+        return found
+
+    @property
+    def status(self) -> str:
+        if self.outcome is not None:
+            return self.outcome
+        needs = self.needs
+        return f"awaiting_{needs[0]}" if needs else "resolved"
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_at is not None
+
+    @property
+    def quote(self) -> Quote:
+        return quote(self.assessment, self.resolution, self.deductions_waived)
+
+    def item(self, line_id: str) -> AssessedItem | None:
+        return next((i for i in self.assessment.items if i.line_id == line_id), None)
+
+    def days(self, n: int) -> timedelta:
+        return timedelta(days=n)
+
+
+def _key(case: ReturnCase, what: str) -> str:
+    """Idempotency key: the case and the stream version of the event that called for the effect."""
+    return f"{case.case_id}:{case.version}:{what}"
+
+
+def _message(case: ReturnCase, template: Template, data: dict[str, Any]) -> CustomerMessage:
+    data = {"return_id": case.return_id, **data}
+    customer = case.request.order.customer
+    return CustomerMessage(
+        key=_key(case, f"message:{template}"),
+        return_id=case.return_id,
+        customer_id=customer.id,
+        email=customer.email,
+        template=template,
+        data=data,
+        text=render(template, data),
+    )
+
+
+def opened_message(case: ReturnCase) -> CustomerMessage:
+    """case_opened states the kind, every need with its instructions, label or returnless, the quote."""
+    accepted = case.assessment.accepted
+    photos = [
+        {"line_id": i.line_id, "name": i.name, "rule": r.rule, "instruction": r.instruction}
+        for i in accepted
+        if case.photos_missing(i)
+        for r in i.photo_requirements[len(case.photos.get(i.line_id, ())) :]
+    ]
+    return _message(
+        case,
+        "case_opened",
+        {
+            "kind": case.assessment.kind,
+            "needs": case.needs,
+            "photos": photos,
+            "choose_from": list(case.assessment.allowed_resolutions) if case.resolution is None else [],
+            "resolution": case.resolution,
+            "label": any(i.needs_shipment for i in accepted),
+            "returnless": [i.name for i in accepted if not i.needs_shipment and i.line_kind == "physical"],
+            "quote": case.quote.model_dump(mode="json"),
+        },
+    )
+
+
+def _resolution_effects(case: ReturnCase, e: ev.CaseResolved) -> list[Effect]:
+    order = case.request.order
+    out: list[Effect] = []
+    if e.resolution == "refund":
+        out.append(
+            Refund(
+                key=_key(case, "refund"),
+                return_id=case.return_id,
+                amount=e.refund,
+                payment_method=order.payment.method,
+                payment_reference=order.payment.reference,
+            )
+        )
+    elif e.resolution == "store_credit":
+        out.append(
+            StoreCredit(
+                key=_key(case, "store_credit"),
+                return_id=case.return_id,
+                customer_id=order.customer.id,
+                amount=e.store_credit,
+            )
+        )
+    else:
+        out.append(
+            Replacement(
+                key=_key(case, "replacement"),
+                return_id=case.return_id,
+                order_id=order.order_id,
+                line_ids=e.replace,
+            )
+        )
+    for line_id in e.revoke:
+        out.append(
+            LicenceRevocation(
+                key=_key(case, f"revocation:{line_id}"),
+                return_id=case.return_id,
+                order_id=order.order_id,
+                line_id=line_id,
+                sku=order.line(line_id).sku,
+            )
+        )
+    out.append(
+        _message(
+            case,
+            "case_resolved",
+            {
+                "resolution": e.resolution,
+                "refund": fmt(e.refund),
+                "store_credit": fmt(e.store_credit),
+                "payment_method": order.payment.method,
+                "replace": list(e.replace),
+                "revoke": list(e.revoke),
+            },
+        )
+    )
+    return out
+
+
+def _calls_for(case: ReturnCase, e: Event) -> list[Effect]:
+    """The effects an event calls for, derived from the state right after it."""
+    if isinstance(e, ev.CaseAssessed | ev.CaseReassessed) and case.outcome is None and case.needs:
+        return [opened_message(case)]
+    if isinstance(e, ev.CaseRejected):
+        items = [
+            {"line_id": i.line_id, "name": i.name, "rule": i.rule}
+            for i in case.assessment.items
+            if not i.accepted
+        ]
+        return [_message(case, "case_rejected", {"items": items, "appeal_days": case.policy.appeal_days})]
+    if isinstance(e, ev.ReminderDue):
+        return [_message(case, "reminder", {"needs": list(e.needs)})]
+    if isinstance(e, ev.CaseExpired):
+        return [_message(case, "case_expired", {"need": e.need})]
+    if isinstance(e, ev.InspectionFailed):
+        return [_message(case, "inspection_failed", {"note": e.note, "appeal_days": case.policy.appeal_days})]
+    if isinstance(e, ev.CaseResolved):
+        return _resolution_effects(case, e)
+    return []
+
+
+def _done(case: ReturnCase, key: str, **update: Any) -> ReturnCase:
+    remaining = tuple(x for x in case.pending_effects if x.key != key)
+    return case.model_copy(update={"pending_effects": remaining, **update})
+
+
+def _apply(case: ReturnCase, e: Event) -> ReturnCase:  # noqa: C901 - one branch per event type
+    u = case.model_copy
+    match e:
+        case ev.CaseReassessed():
+            return u(update={"assessment": e.assessment, "resolution": e.resolution})
+        case ev.CaseRejected():
+            return u(update={"outcome": "rejected", "rejected_at": e.at})
+        case ev.PhotosSubmitted():
+            photos = {**case.photos, e.line_id: case.photos.get(e.line_id, ()) + e.photos}
+            return u(update={"photos": photos})
+        case ev.ResolutionChosen() | ev.ResolutionDefaulted():
+            return u(update={"resolution": e.resolution})
+        case ev.ParcelReceived():
+            return u(update={"parcel_received_at": e.at})
+        case ev.InspectionPassed():
+            return u(update={"inspection": "passed"})
+        case ev.InspectionFailed():
+            return u(update={"inspection": "failed", "outcome": "rejected", "rejected_at": e.at})
+        case ev.ReminderDue():
+            return u(update={"reminded": case.reminded + e.needs})
+        case ev.CaseExpired():
+            return u(update={"outcome": "expired", "closed_at": e.at})
+        case ev.CaseCancelled():
+            return u(update={"outcome": "cancelled", "closed_at": e.at})
+        case ev.OverrideApplied():
+            record = OverrideRecord(type=e.override, actor=e.actor, reason=e.reason, at=e.at)
+            update: dict[str, Any] = {"overrides": case.overrides + (record,)}
+            if e.override == "accept":
+                # Reopens a rejected case; after a failed inspection it also approves the inspection.
+                update |= {"outcome": None, "rejected_at": None}
+                if case.inspection == "failed":
+                    update["inspection"] = "passed"
+            elif e.override == "waive_photos":
+                update["photos_waived"] = True
+            elif e.override == "waive_deduction":
+                update["deductions_waived"] = True
+            elif e.override == "set_resolution":
+                update["resolution"] = e.resolution
+            elif e.override == "approve_inspection":
+                update["inspection"] = "passed"
+            return u(update=update)
+        case ev.CaseResolved():
+            return u(update={"outcome": "resolved", "closed_at": e.at, "resolved": e})
+        case ev.AppealWindowClosed():
+            return u(update={"closed_at": e.at})
+        case ev.RefundIssued():
+            return _done(case, e.key, refunded=case.refunded + e.amount)
+        case ev.StoreCreditIssued():
+            return _done(case, e.key, store_credit=case.store_credit + e.amount)
+        case ev.ReplacementOrdered():
+            return _done(case, e.key, replaced=case.replaced + e.line_ids)
+        case ev.LicenceRevoked():
+            return _done(case, e.key, revoked_gifts=case.revoked_gifts + (e.line_id,))
+        case ev.MessageSent():
+            return _done(case, e.key, customer_messages=case.customer_messages + (e.template,))
+    raise AssertionError(f"unhandled event {e.type}")
+
+
+def evolve(case: ReturnCase | None, e: Event) -> ReturnCase:
+    """Apply one event; the effects it calls for join the pending ones, in order."""
+    if isinstance(e, ev.CaseAssessed):
+        if case is not None:
+            raise ValueError("case_assessed must be the first event of a case")
+        case = ReturnCase(
+            case_id=e.case_id,
+            return_id=e.return_id,
+            version=1,
+            request=e.request,
+            policy=e.policy,
+            assessment=e.assessment,
+            resolution=e.resolution,
+            opened_at=e.at,
+        )
+    else:
+        if case is None:
+            raise ValueError(f"{e.type} before case_assessed")
+        case = _apply(case.model_copy(update={"version": case.version + 1}), e)
+    effects = _calls_for(case, e)
+    if effects:
+        case = case.model_copy(update={"pending_effects": case.pending_effects + tuple(effects)})
+    return case
+
+
+def fold(events: Iterable[Event], case: ReturnCase | None = None) -> ReturnCase | None:
+    for e in events:
+        case = evolve(case, e)
+    return case

@@ -1,0 +1,93 @@
+"""Commands a ReturnCase answers: the actions of contract section 3, timers and effect reports.
+
+Their arguments are validated here (field-naming errors before anything reaches a case);
+whether an action is allowed in the current state is for `domain.decider.decide`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+from domain.assessment import AcceptKind
+from domain.events import OverrideType
+from domain.policy import Policy
+from domain.request import Resolution, ReturnRequest
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OpenCase(_Command):
+    case_id: str
+    request: ReturnRequest
+    policy: Policy
+
+
+class SubmitPhotos(_Command):
+    action: Literal["submit_photos"] = "submit_photos"
+    line_id: str = Field(min_length=1, max_length=100)
+    photos: tuple[str, ...] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _photo_refs(self) -> SubmitPhotos:
+        for p in self.photos:
+            if not p.strip() or len(p) > 500:
+                raise ValueError("photos: each photo reference must be 1 to 500 characters")
+        return self
+
+
+class ChooseResolution(_Command):
+    action: Literal["choose_resolution"] = "choose_resolution"
+    resolution: Resolution
+
+
+class ReceiveParcel(_Command):
+    action: Literal["parcel_received"] = "parcel_received"
+
+
+class ReportInspection(_Command):
+    action: Literal["inspection_result"] = "inspection_result"
+    passed: StrictBool
+    note: str = Field("", max_length=2000)
+
+
+class CancelCase(_Command):
+    action: Literal["cancel"] = "cancel"
+
+
+class ApplyOverride(_Command):
+    action: Literal["override"] = "override"
+    type: OverrideType
+    actor: str = Field(max_length=200)
+    reason: str = Field(max_length=2000)
+    kind: AcceptKind | None = None
+    resolution: Resolution | None = None
+
+    @model_validator(mode="after")
+    def _arguments(self) -> ApplyOverride:
+        if not self.actor.strip():
+            raise ValueError("actor: is required for every override")
+        if not self.reason.strip():
+            raise ValueError("reason: is required for every override")
+        if self.type == "accept" and self.kind is None:
+            raise ValueError("kind: accept needs kind return or warranty")
+        if self.type == "set_resolution" and self.resolution is None:
+            raise ValueError("resolution: set_resolution needs a resolution")
+        return self
+
+
+class Tick(_Command):
+    """A timer fired; the decider works out which deadlines have passed."""
+
+
+class EffectDone(_Command):
+    """An effect's ledger or outbox row exists (new or found from an earlier attempt)."""
+
+    key: str
+
+
+Action = SubmitPhotos | ChooseResolution | ReceiveParcel | ReportInspection | CancelCase | ApplyOverride
+Command = OpenCase | Action | Tick | EffectDone

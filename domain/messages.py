@@ -1,0 +1,80 @@
+"""Customer messages (contract section 3): the only six, rendered in Dutch from their data."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Template = Literal[
+    "case_opened", "reminder", "case_resolved", "case_rejected", "case_expired", "inspection_failed"
+]
+
+_KIND = {
+    "return": "retour",
+    "warranty": "garantie",
+    "mixed": "retour en garantie",
+    "rejected": "afgewezen",
+}
+_RESOLUTION = {
+    "refund": "terugbetaling naar je oorspronkelijke betaalmethode",
+    "store_credit": "tegoed in onze winkel",
+    "replacement": "een vervangend product",
+}
+_NEED = {
+    "photos": "foto's uploaden",
+    "choice": "kiezen hoe je het wilt afhandelen",
+    "parcel": "het pakket opsturen",
+    "inspection": "wachten op onze controle",
+}
+
+
+def _eur(amount: str) -> str:
+    return "€" + amount.replace(".", ",")
+
+
+def _opened(d: dict[str, Any]) -> list[str]:
+    lines = [f"We hebben je aanvraag {d['return_id']} ontvangen: een {_KIND[d['kind']]}zaak."]
+    for photo in d["photos"]:
+        lines.append(f"- Foto voor {photo['name']}: {photo['instruction']}")
+    if d["choose_from"]:
+        options = ", ".join(_RESOLUTION[r] for r in d["choose_from"])
+        lines.append(f"- Kies hoe je het wilt afhandelen: {options}.")
+    if d["label"]:
+        lines.append("- Stuur het pakket op met het bijgevoegde gratis retourlabel.")
+    if d["returnless"]:
+        lines.append(f"- Terugsturen is niet nodig voor: {', '.join(d['returnless'])}.")
+    q = d["quote"]
+    lines.append(f"Bedrag: {_eur(q['gross'])}.")
+    for ded in q["deductions"]:
+        lines.append(f"Inhouding {_eur(ded['amount'])}: {ded['explanation']}")
+    lines.append(f"Je ontvangt: {_eur(q['total'])}.")
+    return lines
+
+
+def render(template: Template, data: dict[str, Any]) -> str:
+    """Dutch text for the outbox; every figure comes from the event data, nothing is looked up."""
+    if template == "case_opened":
+        lines = _opened(data)
+    elif template == "reminder":
+        needs = " en ".join(_NEED[n] for n in data["needs"])
+        lines = [f"Herinnering voor aanvraag {data['return_id']}: we wachten nog op je: {needs}."]
+    elif template == "case_resolved":
+        lines = [f"Aanvraag {data['return_id']} is afgehandeld: {_RESOLUTION[data['resolution']]}."]
+        if data["resolution"] == "refund":
+            lines.append(f"We storten {_eur(data['refund'])} terug via {data['payment_method']}.")
+        elif data["resolution"] == "store_credit":
+            lines.append(f"Je tegoed is verhoogd met {_eur(data['store_credit'])}.")
+        else:
+            lines.append("Het vervangende product is onderweg.")
+    elif template == "case_rejected":
+        lines = [f"Aanvraag {data['return_id']} kunnen we helaas niet accepteren."]
+        lines += [f"- {item['name']}: {item['rule']}" for item in data["items"]]
+        lines.append(f"Je kunt binnen {data['appeal_days']} dagen bezwaar maken.")
+    elif template == "case_expired":
+        lines = [f"Aanvraag {data['return_id']} is gesloten: we wachtten nog op je: {_NEED[data['need']]}."]
+    else:
+        lines = [
+            f"Bij de controle van aanvraag {data['return_id']} bleek het product niet in orde.",
+            f"Opmerking van het magazijn: {data['note']}",
+            f"Je kunt binnen {data['appeal_days']} dagen bezwaar maken.",
+        ]
+    return "\n".join(["Beste klant,", "", *lines, "", "Met vriendelijke groet, de klantenservice"])

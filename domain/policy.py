@@ -1,0 +1,47 @@
+"""The returns policy: data in a file, identified by a hash of its content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.money import Money
+
+DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policies" / "default.json"
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = ""
+    return_window_days: int = Field(30, ge=0)
+    guarantee_months: int = Field(24, ge=0)
+    photo_categories: tuple[str, ...] = ("printer_supplies", "printers", "electronics", "computers")
+    high_value_from: Money = Decimal("250.00")
+    returnless_below: Money = Decimal("50.00")
+    store_credit_bonus_pct: Decimal = Field(Decimal("0"), ge=0)
+    photos_due_days: int = Field(14, ge=0)
+    photos_reminder_days: int = Field(7, ge=0)
+    choice_due_days: int = Field(14, ge=0)
+    choice_reminder_days: int = Field(7, ge=0)
+    parcel_due_days: int = Field(30, ge=0)
+    parcel_reminder_days: int = Field(14, ge=0)
+    inspection_due_days: int = Field(5, ge=0)
+    appeal_days: int = Field(14, ge=0)
+
+
+def policy_from_bytes(content: bytes) -> Policy:
+    """The version is the content hash, so two files with equal settings share a version."""
+    data = json.loads(content)
+    if "version" in data:
+        raise ValueError("a policy file must not set 'version'; it is the content hash")
+    version = hashlib.sha256(content).hexdigest()[:12]
+    return Policy.model_validate({**data, "version": version})
+
+
+def load_policy(path: Path | str = DEFAULT_POLICY_FILE) -> Policy:
+    return policy_from_bytes(Path(path).read_bytes())

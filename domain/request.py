@@ -1,0 +1,167 @@
+"""The return request of contract section 1, validated strictly before any case starts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from domain.money import Money
+
+FAULT_REASONS = ("defective", "damaged_on_arrival", "wrong_item_sent", "not_as_described")
+PREFERENCE_REASONS = ("changed_mind", "does_not_fit", "ordered_by_mistake")
+Reason = Literal[
+    "defective",
+    "damaged_on_arrival",
+    "wrong_item_sent",
+    "not_as_described",
+    "changed_mind",
+    "does_not_fit",
+    "ordered_by_mistake",
+]
+Condition = Literal["unopened", "opened", "used"]
+Resolution = Literal["refund", "store_credit", "replacement"]
+LineKind = Literal["physical", "digital"]
+
+Id = Field(min_length=1, max_length=100)
+Text = Field(max_length=500)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Customer(_Strict):
+    id: str = Id
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Text
+
+
+class Payment(_Strict):
+    method: str = Id
+    reference: str = Id
+
+
+class OrderLine(_Strict):
+    line_id: str = Id
+    sku: str = Id
+    name: str = Text
+    category: str = Id
+    kind: LineKind
+    unit_price: Money
+    list_price: Money | None = None
+    quantity: StrictInt = Field(ge=1, le=10_000)
+    warranty_months: StrictInt | None = Field(None, ge=0, le=1200)
+    gift_for: str | None = None
+
+
+class Order(_Strict):
+    order_id: str = Id
+    customer: Customer
+    placed_at: AwareDatetime
+    delivered_at: AwareDatetime
+    payment: Payment
+    currency: Literal["EUR"]
+    lines: list[OrderLine] = Field(min_length=1, max_length=500)
+
+    def line(self, line_id: str) -> OrderLine:
+        return next(line for line in self.lines if line.line_id == line_id)
+
+
+class ReturnItem(_Strict):
+    line_id: str = Id
+    quantity: StrictInt
+    reason: Reason
+    condition: Condition
+    note: str = Field("", max_length=2000)
+    photos: list[str] = Field(default_factory=list, max_length=20)
+
+
+def _error(field: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError("return_request", "{field}: {message}", {"field": field, "message": message})
+
+
+class ReturnRequest(_Strict):
+    return_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
+    requested_at: AwareDatetime | None = None
+    order: Order
+    items: list[ReturnItem] = Field(max_length=500)
+    preferred_resolution: Resolution | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReturnRequest:
+        if not self.items:
+            raise _error("items", "must list at least one item")
+        lines: dict[str, OrderLine] = {}
+        for i, line in enumerate(self.order.lines):
+            if line.line_id in lines:
+                raise _error(f"order.lines[{i}].line_id", f"'{line.line_id}' appears twice")
+            lines[line.line_id] = line
+        for i, line in enumerate(self.order.lines):
+            if line.gift_for is not None and (line.gift_for not in lines or line.gift_for == line.line_id):
+                raise _error(f"order.lines[{i}].gift_for", f"'{line.gift_for}' names no other line")
+        seen: set[str] = set()
+        for i, item in enumerate(self.items):
+            if item.line_id not in lines:
+                raise _error(f"items[{i}].line_id", f"'{item.line_id}' is not a line of the order")
+            if item.line_id in seen:
+                raise _error(f"items[{i}].line_id", f"'{item.line_id}' is listed twice")
+            seen.add(item.line_id)
+            ordered = lines[item.line_id].quantity
+            if not 1 <= item.quantity <= ordered:
+                raise _error(f"items[{i}].quantity", f"must be between 1 and {ordered} (ordered)")
+        if self.requested_at is not None and self.order.delivered_at > self.requested_at:
+            raise _error("order.delivered_at", "is after requested_at")
+        return self
+
+    def at(self, opened_at: datetime) -> ReturnRequest:
+        """requested_at defaults to the moment the case starts."""
+        if self.requested_at is not None:
+            return self
+        if self.order.delivered_at > opened_at:
+            raise ValueError("order.delivered_at: is after the moment the case starts")
+        return self.model_copy(update={"requested_at": opened_at})
+
+
+class InvalidRequest(ValueError):
+    """A request refused before any case starts; the message names the field."""
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming every offending field, for a CLI's stderr or an API error."""
+    parts = []
+    for e in error.errors():
+        where = _loc(tuple(e["loc"]))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif e["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "invalid request: " + "; ".join(parts)
+
+
+def parse_request(data: object) -> ReturnRequest:
+    try:
+        if isinstance(data, str | bytes):
+            return ReturnRequest.model_validate_json(data)
+        return ReturnRequest.model_validate(data)
+    except ValidationError as e:
+        raise InvalidRequest(describe(e)) from None

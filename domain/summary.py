@@ -1,0 +1,47 @@
+"""The read-model row of a case ("my returns" page, KPIs), a pure function of the ReturnCase."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from domain.case import ReturnCase
+
+
+class CaseSummary(BaseModel):
+    return_id: str
+    order_id: str
+    customer_id: str
+    kind: str
+    status: str
+    resolution: str | None
+    gross: Decimal
+    total: Decimal
+    refunded: Decimal
+    store_credit: Decimal
+    customer_messages: tuple[str, ...]
+    opened_at: datetime
+    closed_at: datetime | None
+    stream_version: int
+
+
+def summarize(case: ReturnCase) -> CaseSummary:
+    q = case.quote
+    return CaseSummary(
+        return_id=case.return_id,
+        order_id=case.request.order.order_id,
+        customer_id=case.request.order.customer.id,
+        kind=case.assessment.kind,
+        status=case.status,
+        resolution=case.resolution,
+        gross=q.gross,
+        total=q.total,
+        refunded=case.refunded,
+        store_credit=case.store_credit,
+        customer_messages=case.customer_messages,
+        opened_at=case.opened_at,
+        closed_at=case.closed_at,
+        stream_version=case.version,
+    )

