@@ -166,6 +166,9 @@ async def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from stack.runtime import install_runtime
+
+    install_runtime()
     code = asyncio.run(main(sys.argv[1:]))
     sys.stdout.flush()
     sys.stderr.flush()

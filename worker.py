@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -160,4 +161,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    from stack.runtime import install_runtime
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_runtime(core_level="WARN")
     asyncio.run(main())

@@ -1,0 +1,127 @@
+"""Drive return cases from the command line (contract section 5). Prints the case view as JSON;
+a refused or invalid input prints one line on stderr and exits 2.
+
+    python3 starter.py submit REQUEST.json
+    python3 starter.py status RETURN_ID
+    python3 starter.py photos RETURN_ID LINE_ID PHOTO...
+    python3 starter.py choose RETURN_ID RESOLUTION
+    python3 starter.py parcel RETURN_ID
+    python3 starter.py inspect RETURN_ID (--passed | --failed) [--note TEXT]
+    python3 starter.py cancel RETURN_ID
+    python3 starter.py override RETURN_ID TYPE --actor A --reason R [--kind K] [--resolution R]
+
+Env: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, RETURNS_TASK_QUEUE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from domain.request import InvalidRequest
+from domain.view import CaseView
+from returns_client import CaseNotFound, Refused, ReturnsClient
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One clear line and exit 2, like every other refusal.
+        print(f"usage error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="starter.py", description="Drive return cases.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("submit", help="start a case from a request file").add_argument("request", type=Path)
+    sub.add_parser("status").add_argument("return_id")
+    photos = sub.add_parser("photos")
+    photos.add_argument("return_id")
+    photos.add_argument("line_id")
+    photos.add_argument("photos", nargs="+")
+    choose = sub.add_parser("choose")
+    choose.add_argument("return_id")
+    choose.add_argument("resolution")
+    sub.add_parser("parcel").add_argument("return_id")
+    inspect = sub.add_parser("inspect")
+    inspect.add_argument("return_id")
+    verdict = inspect.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--passed", action="store_true")
+    verdict.add_argument("--failed", action="store_true")
+    inspect.add_argument("--note", default="")
+    sub.add_parser("cancel").add_argument("return_id")
+    override = sub.add_parser("override")
+    override.add_argument("return_id")
+    override.add_argument("type")
+    override.add_argument("--actor", required=True)
+    override.add_argument("--reason", required=True)
+    override.add_argument("--kind")
+    override.add_argument("--resolution")
+    return p
+
+
+async def run(args: argparse.Namespace) -> CaseView:
+    if args.command == "submit":
+        try:
+            body = args.request.read_bytes()
+        except OSError as e:
+            raise InvalidRequest(f"cannot read {args.request}: {e.strerror}") from None
+        # Validate before connecting: an invalid request starts nothing, server or not.
+        from domain.request import parse_request
+
+        request = parse_request(body)
+        return await (await ReturnsClient.connect()).submit(request)
+    rc = await ReturnsClient.connect()
+    rid = args.return_id
+    match args.command:
+        case "status":
+            return await rc.status(rid)
+        case "photos":
+            return await rc.submit_photos(rid, args.line_id, args.photos)
+        case "choose":
+            return await rc.choose_resolution(rid, args.resolution)
+        case "parcel":
+            return await rc.parcel_received(rid)
+        case "inspect":
+            return await rc.inspection_result(rid, passed=args.passed, note=args.note)
+        case "cancel":
+            return await rc.cancel(rid)
+        case "override":
+            return await rc.override(
+                rid,
+                args.type,
+                actor=args.actor,
+                reason=args.reason,
+                kind=args.kind,
+                resolution=args.resolution,
+            )
+    raise AssertionError(args.command)
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    try:
+        view = asyncio.run(run(args))
+    except (InvalidRequest, Refused, CaseNotFound) as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except RuntimeError as e:
+        if "connect" in str(e).lower():
+            print(f"cannot reach Temporal: {e}", file=sys.stderr)
+            return 1
+        raise
+    print(view.model_dump_json(indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    from stack.runtime import install_runtime
+
+    install_runtime()
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # the SDK's runtime threads can abort the interpreter at exit

