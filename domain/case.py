@@ -313,6 +313,8 @@ def evolve(case: ReturnCase | None, e: Event) -> ReturnCase:
             assessment=e.assessment,
             resolution=e.resolution,
             opened_at=e.at,
+            # Photos uploaded with the form count towards the photo rules.
+            photos={i.line_id: tuple(i.photos) for i in e.request.items if i.photos},
         )
     else:
         if case is None:
