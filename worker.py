@@ -76,11 +76,15 @@ async def prepare_database(dsn: str) -> asyncpg.Pool:
 
 
 def build_worker(
-    client: Client, pool: asyncpg.Pool, policy_file: Path, task_queue: str = TASK_QUEUE
+    client: Client,
+    pool: asyncpg.Pool,
+    policy_file: Path,
+    task_queue: str = TASK_QUEUE,
+    effects: EffectActivities | None = None,
 ) -> Worker:
     """The one place that wires the workflow to its activities (worker, simulator and tests)."""
     store = EventStoreActivities(EventStore(pool))
-    effects = EffectActivities(pool)
+    effects = effects or EffectActivities(pool)
     policy = PolicyActivities(policy_file)
     return Worker(
         client,
