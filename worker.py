@@ -13,8 +13,8 @@ import logging
 import os
 import signal
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -99,7 +99,8 @@ def build_worker(
             effects.revoke_licence,
             effects.send_message,
         ],
-        activity_executor=ThreadPoolExecutor(4),
+        # On SIGTERM running effects get time to finish; the server retries any that do not.
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 
