@@ -48,6 +48,9 @@ class ReturnCase(BaseModel):
     assessment: Assessment
     resolution: Resolution | None
     opened_at: datetime
+    # Photo, choice and parcel deadlines count from here: the start, or an ops accept that
+    # reopened a rejected case (the customer only learns of the needs then).
+    needs_since: datetime
     photos: dict[str, tuple[str, ...]] = {}
     photos_waived: bool = False
     deductions_waived: bool = False
@@ -270,7 +273,7 @@ def _apply(case: ReturnCase, e: Event) -> ReturnCase:  # noqa: C901 - one branch
             update: dict[str, Any] = {"overrides": case.overrides + (record,)}
             if e.override == "accept":
                 # Reopens a rejected case; after a failed inspection it also approves the inspection.
-                update |= {"outcome": None, "rejected_at": None}
+                update |= {"outcome": None, "rejected_at": None, "needs_since": e.at, "reminded": ()}
                 if case.inspection == "failed":
                     update["inspection"] = "passed"
             elif e.override == "waive_photos":
@@ -313,6 +316,7 @@ def evolve(case: ReturnCase | None, e: Event) -> ReturnCase:
             assessment=e.assessment,
             resolution=e.resolution,
             opened_at=e.at,
+            needs_since=e.at,
             # Photos uploaded with the form count towards the photo rules.
             photos={i.line_id: tuple(i.photos) for i in e.request.items if i.photos},
         )

@@ -39,8 +39,9 @@ class Timer:
 
 def timers(case: ReturnCase) -> list[Timer]:
     """Every deadline still ahead of the case, in time order. Photo, choice and parcel
-    deadlines count from the start of the case, inspection from the parcel, appeal from rejection."""
-    p, start, out = case.policy, case.opened_at, []
+    deadlines count from the start of the case (or the ops accept that reopened it), inspection
+    from the parcel, appeal from rejection."""
+    p, start, out = case.policy, case.needs_since, []
     if case.outcome == "rejected" and not case.closed and case.rejected_at is not None:
         out.append(Timer(case.rejected_at + timedelta(days=p.appeal_days), "close_appeal"))
     needs = case.needs
