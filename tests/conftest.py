@@ -27,21 +27,27 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServ
     server.cleanup()
 
 
-@pytest.fixture(scope="session")
-async def pg_dsn(pg_server: PostgresServer) -> AsyncIterator[str]:
+async def fresh_database(server: PostgresServer) -> str:
+    """A new, migrated database on the session's server: tests that fold every stream need
+    a store holding return cases only."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_server.get_uri())
+    admin = await asyncpg.connect(server.get_uri())
     try:
         await admin.execute(f'create database "{name}"')
     finally:
         await admin.close()
-    dsn = pg_server.get_uri(database=name)
+    dsn = server.get_uri(database=name)
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)
     finally:
         await conn.close()
-    yield dsn
+    return dsn
+
+
+@pytest.fixture(scope="session")
+async def pg_dsn(pg_server: PostgresServer) -> str:
+    return await fresh_database(pg_server)
 
 
 @pytest.fixture
@@ -64,8 +70,9 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-async def session_pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await create_pool(pg_dsn, min_size=2, max_size=10)
+async def session_pool(pg_server: PostgresServer) -> AsyncIterator[asyncpg.Pool]:
+    """The database of the workflow tests: return cases only."""
+    p = await create_pool(await fresh_database(pg_server), min_size=2, max_size=10)
     try:
         yield p
     finally:
