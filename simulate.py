@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -30,10 +30,32 @@ from returns_client import Refused, ReturnsClient
 from store.event_store import EventStore
 
 
+# The arguments each action of contract section 3 takes.
+ACTION_ARGUMENTS: dict[str, set[str]] = {
+    "submit_photos": {"line_id", "photos"},
+    "choose_resolution": {"resolution"},
+    "parcel_received": set(),
+    "inspection_result": {"passed", "note"},
+    "cancel": set(),
+    "override": {"type", "actor", "reason", "kind", "resolution"},
+}
+
+
 class TimelineEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
     at: timedelta
     action: str
+
+    @model_validator(mode="after")
+    def _known(self) -> TimelineEntry:
+        if self.at < timedelta(0):
+            raise ValueError("at: must not be negative")
+        if self.action not in ACTION_ARGUMENTS:
+            raise ValueError(f"action: unknown '{self.action}'; known: {', '.join(ACTION_ARGUMENTS)}")
+        unknown = set(self.arguments()) - ACTION_ARGUMENTS[self.action]
+        if unknown:
+            raise ValueError(f"{self.action} takes no argument {', '.join(sorted(unknown))}")
+        return self
 
     def arguments(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -61,9 +83,7 @@ def load_case(path: Path) -> tuple[CaseFile, ReturnRequest, list[str]]:
     except (OSError, json.JSONDecodeError) as e:
         raise InvalidCaseFile(f"{path}: {e}") from None
     except ValidationError as e:
-        raise InvalidCaseFile(
-            f"{path}: {describe(e).replace('invalid request', 'invalid case file')}"
-        ) from None
+        raise InvalidCaseFile(f"{path}: {describe(e).removeprefix('invalid request: ')}") from None
     except InvalidRequest as e:
         raise InvalidCaseFile(f"{path}: {e}") from None
     at_texts = [str(entry.get("at")) for entry in raw.get("timeline", [])]

@@ -70,3 +70,21 @@ def test_invalid_request_exits_2_with_one_line_naming_the_field(tmp_path: Path, 
         assert done.stdout == ""
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and field in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda c: c["timeline"][0].update(action="teleport"), "action: unknown 'teleport'"),
+        (lambda c: c["timeline"][0].update(colour="red"), "takes no argument colour"),
+        (lambda c: c["timeline"][0].update(at="yesterday"), "timeline[0].at"),
+        (lambda c: c.update(expect_typo={}), "expect_typo: unknown field"),
+    ],
+)
+def test_invalid_case_file_exits_2_and_runs_nothing(tmp_path: Path, change, reason) -> None:  # type: ignore[no-untyped-def]
+    case = json.loads((ROOT / "examples" / "toner_case.json").read_text())
+    change(case)
+    (tmp_path / "case.json").write_text(json.dumps(case))
+    done = run("simulate.py", ROOT / "examples" / "toner_case.json", tmp_path / "case.json")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert reason in done.stderr and len(done.stderr.strip().splitlines()) == 1
