@@ -155,6 +155,7 @@ def opened_message(case: ReturnCase) -> CustomerMessage:
             "label": any(i.needs_shipment for i in accepted),
             "returnless": [i.name for i in accepted if not i.needs_shipment and i.line_kind == "physical"],
             "quote": case.quote.model_dump(mode="json"),
+            "line_names": {line.line_id: line.name for line in case.request.order.lines},
         },
     )
 

@@ -11,7 +11,7 @@ Template = Literal[
 _KIND = {
     "return": "retour",
     "warranty": "garantie",
-    "mixed": "retour en garantie",
+    "mixed": "retour- en garantie",
     "rejected": "afgewezen",
 }
 _RESOLUTION = {
@@ -27,6 +27,14 @@ _NEED = {
 }
 
 
+# The customer reads Dutch; the view keeps the contract's instruction texts.
+_PHOTO = {
+    "photo-fault-electronics": "een foto van de foutmelding of van het defect",
+    "photo-damage": "een foto van de schade en van de buitenverpakking",
+    "photo-high-value": "een foto van het defect en van het serienummerlabel",
+}
+
+
 def _eur(amount: str) -> str:
     return "€" + amount.replace(".", ",")
 
@@ -34,7 +42,7 @@ def _eur(amount: str) -> str:
 def _opened(d: dict[str, Any]) -> list[str]:
     lines = [f"We hebben je aanvraag {d['return_id']} ontvangen: een {_KIND[d['kind']]}zaak."]
     for photo in d["photos"]:
-        lines.append(f"- Foto voor {photo['name']}: {photo['instruction']}")
+        lines.append(f"- Foto voor {photo['name']}: {_PHOTO[photo['rule']]}.")
     if d["choose_from"]:
         options = ", ".join(_RESOLUTION[r] for r in d["choose_from"])
         lines.append(f"- Kies hoe je het wilt afhandelen: {options}.")
@@ -45,8 +53,14 @@ def _opened(d: dict[str, Any]) -> list[str]:
     q = d["quote"]
     lines.append(f"Bedrag: {_eur(q['gross'])}.")
     for ded in q["deductions"]:
-        lines.append(f"Inhouding {_eur(ded['amount'])}: {ded['explanation']}")
+        gift = d["line_names"].get(ded["line_id"], ded["line_id"])
+        lines.append(
+            f"Inhouding {_eur(ded['amount'])}: het gratis '{gift}' komt niet mee terug. "
+            "Stuur je het mee in het pakket, dan houden we niets in."
+        )
     lines.append(f"Je ontvangt: {_eur(q['total'])}.")
+    if d["resolution"]:
+        lines.append(f"Afhandeling: {_RESOLUTION[d['resolution']]}, zoals je koos.")
     return lines
 
 
