@@ -29,7 +29,6 @@ from domain.request import InvalidRequest, ReturnRequest, describe, parse_reques
 from returns_client import Refused, ReturnsClient
 from store.event_store import EventStore
 
-
 # The arguments each action of contract section 3 takes.
 ACTION_ARGUMENTS: dict[str, set[str]] = {
     "submit_photos": {"line_id", "photos"},

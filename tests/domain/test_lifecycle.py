@@ -143,7 +143,8 @@ def test_case_opened_only_when_waiting_and_says_everything() -> None:
     assert opened.data["choose_from"] == ["replacement", "refund", "store_credit"]
     assert opened.data["label"] is True
     assert opened.data["quote"] == {"gross": "80.00", "deductions": [], "total": "80.00"}
-    assert "A photo of the error message or of the defect" in opened.text
+    assert opened.data["photos"][0]["instruction"] == "A photo of the error message or of the defect"
+    assert "een foto van de foutmelding of van het defect" in opened.text
     assert "80,00" in opened.text
     assert opened.email == "klant@example.nl"
 

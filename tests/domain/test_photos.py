@@ -86,9 +86,10 @@ def test_several_rules_on_one_item_ask_several_photos() -> None:
     assert it["photo_instructions"] == [FAULT, DAMAGE, HIGH]
     assert v["pending"][0] == "photos"
     # The first answer carries every instruction.
-    text = d.sent("case_opened")[0].text
-    for instruction in (FAULT, DAMAGE, HIGH):
-        assert instruction in text
+    opened = d.sent("case_opened")[0]
+    assert [p["instruction"] for p in opened.data["photos"]] == [FAULT, DAMAGE, HIGH]
+    for dutch in ("foutmelding", "buitenverpakking", "serienummerlabel"):
+        assert dutch in opened.text
 
 
 def test_one_photo_of_three_keeps_the_case_waiting() -> None:
