@@ -13,7 +13,6 @@ from domain.case import ReturnCase
 from domain.events import event_from_json
 from domain.summary import CaseSummary, summarize
 from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
-from store.read_model import CaseRow
 
 
 class EventEnvelope(BaseModel):
@@ -29,10 +28,6 @@ class AppendEvents(BaseModel):
     summary: CaseSummary
 
 
-def case_row(summary: CaseSummary) -> CaseRow:
-    return CaseRow(**summary.model_dump())
-
-
 def fold_stored(events: list[StoredEvent]) -> ReturnCase | None:
     """A stored stream folded with the same evolve the workflow uses."""
     from domain.case import fold
@@ -40,9 +35,9 @@ def fold_stored(events: list[StoredEvent]) -> ReturnCase | None:
     return fold(event_from_json(e.data) for e in events)
 
 
-def row_of_stream(events: list[StoredEvent]) -> CaseRow | None:
+def row_of_stream(events: list[StoredEvent]) -> CaseSummary | None:
     case = fold_stored(events)
-    return case_row(summarize(case)) if case is not None else None
+    return summarize(case) if case is not None else None
 
 
 class EventStoreActivities:
@@ -53,9 +48,7 @@ class EventStoreActivities:
     async def append_events(self, req: AppendEvents) -> int:
         events = [NewEvent(event_id=e.event_id, type=e.type, data=e.data) for e in req.events]
         try:
-            return await self._store.append(
-                req.stream_id, req.expected_version, events, case_row(req.summary)
-            )
+            return await self._store.append(req.stream_id, req.expected_version, events, req.summary)
         except ConcurrencyConflict as e:
             # Event ids come from the workflow, so a retry is a duplicate, never this: a real conflict.
             raise ApplicationError(str(e), type="ConcurrencyConflict", non_retryable=True) from e

@@ -1,51 +1,30 @@
-"""Read model of return cases (table return_cases); domain-agnostic."""
+"""Read model of return cases (table return_cases): one CaseSummary row per case."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import astuple, dataclass, fields
-from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+# The row is the domain's CaseSummary: one definition serves the workflow, the rebuild and SQL.
+from domain.summary import CaseSummary as CaseRow  # noqa: I001
+
+__all__ = ["CaseRow", "cases_of_customer", "get_case", "rebuild", "upsert_case"]
+
 if TYPE_CHECKING:
     from store.event_store import StoredEvent
 
-
-@dataclass(frozen=True)
-class CaseRow:
-    return_id: str
-    order_id: str
-    customer_id: str
-    kind: str
-    status: str
-    resolution: str | None
-    gross: Decimal
-    total: Decimal
-    refunded: Decimal
-    store_credit: Decimal
-    customer_messages: tuple[str, ...]
-    opened_at: datetime
-    closed_at: datetime | None
-    stream_version: int
-    # Set by the database on every write; ignored when writing.
-    updated_at: datetime | None = None
-
-
-# Columns the caller supplies (everything but updated_at).
-_COLUMNS = [f.name for f in fields(CaseRow) if f.name != "updated_at"]
+# Columns the caller supplies (updated_at is set by the database on every write).
+_COLUMNS = list(CaseRow.model_fields)
 
 
 def _values(row: CaseRow) -> tuple[Any, ...]:
-    return astuple(row)[: len(_COLUMNS)]
+    return tuple(getattr(row, c) for c in _COLUMNS)
 
 
 def _from_record(r: asyncpg.Record) -> CaseRow:
-    d = dict(r)
-    d["customer_messages"] = tuple(d["customer_messages"])
-    return CaseRow(**d)
+    return CaseRow.model_validate({c: r[c] for c in _COLUMNS})
 
 
 _UPSERT = f"""
