@@ -65,7 +65,10 @@ def _refuse(case: ReturnCase, action: str, reason: str) -> Refused:
 
 
 def _open(c: cmd.OpenCase, now: datetime) -> list[Event]:
-    request = c.request.at(now)
+    try:
+        request = c.request.at(now)
+    except ValueError as e:  # delivered after the moment the case starts
+        raise Refused(f"submit refused for {c.request.return_id}: {e}") from None
     assessment = assess(request, c.policy)
     preferred = request.preferred_resolution
     resolution = preferred if preferred in assessment.allowed_resolutions else None

@@ -819,3 +819,16 @@ def test_events_survive_a_json_round_trip() -> None:
         folded = fold(again)
         assert folded is not None and d.case is not None
         assert case_view(folded) == case_view(d.case)
+
+
+def test_a_request_delivered_after_the_case_starts_is_refused_not_stuck() -> None:
+    """requested_at defaults to the start; a delivery after it is refused, never a crash."""
+    from domain.policy import load_policy
+    from domain.request import parse_request
+
+    data = request()
+    data.pop("requested_at", None)
+    data["order"]["delivered_at"] = (T0 + timedelta(days=2)).isoformat()
+    open_case = cmd.OpenCase(case_id="c", request=parse_request(data), policy=load_policy())
+    with pytest.raises(Refused, match="delivered_at"):
+        decide(None, open_case, T0)
