@@ -27,7 +27,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServ
     server.cleanup()
 
 
-async def fresh_database(server: PostgresServer) -> str:
+async def fresh_database(server: PostgresServer, *, migrated: bool = True) -> str:
     """A new, migrated database on the session's server: tests that fold every stream need
     a store holding return cases only."""
     name = f"test_{uuid.uuid4().hex[:12]}"
@@ -37,6 +37,8 @@ async def fresh_database(server: PostgresServer) -> str:
     finally:
         await admin.close()
     dsn = server.get_uri(database=name)
+    if not migrated:
+        return dsn
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)

