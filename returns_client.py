@@ -19,7 +19,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain import commands as cmd
@@ -173,8 +173,6 @@ class ReturnsClient:
 
 
 def _already_started(e: BaseException) -> bool:
-    from temporalio.exceptions import WorkflowAlreadyStartedError
-
     seen: BaseException | None = e
     while seen is not None:
         if isinstance(seen, WorkflowAlreadyStartedError):

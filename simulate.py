@@ -90,7 +90,9 @@ def load_case(path: Path) -> tuple[CaseFile, ReturnRequest, list[str]]:
 
 
 @contextlib.asynccontextmanager
-async def simulation(policy_file: Path) -> AsyncIterator[tuple[ReturnsClient, EventStore]]:
+async def simulation(
+    policy_file: Path,
+) -> AsyncIterator[tuple[ReturnsClient, EventStore, WorkflowEnvironment]]:
     """Time-skipping test server + real PostgreSQL (embedded unless DATABASE_URL) + the real worker."""
     from stack.embedded import find_binary, start_postgres
     from worker import build_worker, prepare_database
@@ -111,9 +113,7 @@ async def simulation(policy_file: Path) -> AsyncIterator[tuple[ReturnsClient, Ev
             ) as env:
                 task_queue = f"simulate-{uuid.uuid4()}"
                 async with build_worker(env.client, pool, policy_file, task_queue):
-                    rc = ReturnsClient(env.client, task_queue)
-                    rc.env = env  # type: ignore[attr-defined]
-                    yield rc, EventStore(pool)
+                    yield ReturnsClient(env.client, task_queue), EventStore(pool), env
         finally:
             await pool.close()
 
@@ -121,11 +121,11 @@ async def simulation(policy_file: Path) -> AsyncIterator[tuple[ReturnsClient, Ev
 async def run_case(
     rc: ReturnsClient,
     store: EventStore,
+    env: WorkflowEnvironment,
     case: CaseFile,
     request: ReturnRequest,
     at_texts: list[str],
 ) -> dict[str, Any]:
-    env: WorkflowEnvironment = rc.env  # type: ignore[attr-defined]
     rc.id_prefix = f"sim-{uuid.uuid4().hex[:8]}-"  # each past case is a case of its own
     view = await rc.submit(request)
     refused: list[dict[str, Any]] = []
@@ -172,9 +172,9 @@ async def main(argv: list[str]) -> int:
         print(f"invalid case file: {e}", file=sys.stderr)
         return 2
     failed = 0
-    async with simulation(args.policy) as (rc, store):
+    async with simulation(args.policy) as (rc, store, env):
         for path, case, request, at_texts in loaded:
-            outcome = await run_case(rc, store, case, request, at_texts)
+            outcome = await run_case(rc, store, env, case, request, at_texts)
             wrong = mismatches(outcome, case.expect)
             failed += bool(wrong)
             line = {"name": case.name, "file": str(path), "ok": not wrong, **outcome}

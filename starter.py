@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from domain.request import InvalidRequest
+from domain.request import InvalidRequest, parse_request
 from domain.view import CaseView
 from returns_client import CaseNotFound, Refused, ReturnsClient
 
@@ -70,8 +70,6 @@ async def run(args: argparse.Namespace) -> CaseView:
         except OSError as e:
             raise InvalidRequest(f"cannot read {args.request}: {e.strerror}") from None
         # Validate before connecting: an invalid request starts nothing, server or not.
-        from domain.request import parse_request
-
         request = parse_request(body)
         return await (await ReturnsClient.connect()).submit(request)
     rc = await ReturnsClient.connect()

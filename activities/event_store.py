@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.case import ReturnCase
+from domain.case import ReturnCase, fold
 from domain.events import event_from_json
 from domain.summary import CaseSummary, summarize
 from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
@@ -30,8 +30,6 @@ class AppendEvents(BaseModel):
 
 def fold_stored(events: list[StoredEvent]) -> ReturnCase | None:
     """A stored stream folded with the same evolve the workflow uses."""
-    from domain.case import fold
-
     return fold(event_from_json(e.data) for e in events)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -110,9 +110,6 @@ class ReturnCase(BaseModel):
 
     def item(self, line_id: str) -> AssessedItem | None:
         return next((i for i in self.assessment.items if i.line_id == line_id), None)
-
-    def days(self, n: int) -> timedelta:
-        return timedelta(days=n)
 
 
 def _key(case: ReturnCase, what: str) -> str:

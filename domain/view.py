@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from domain.assessment import Deduction, Quote
+from domain.assessment import Quote
 from domain.case import OverrideRecord, ReturnCase
 from domain.money import Money
 from domain.request import Resolution
@@ -76,4 +76,4 @@ def case_view(case: ReturnCase) -> CaseView:
     )
 
 
-__all__ = ["CaseView", "Deduction", "ItemView", "case_view"]
+__all__ = ["CaseView", "ItemView", "case_view"]
