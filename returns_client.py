@@ -18,10 +18,10 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from converter import data_converter
 from domain import commands as cmd
 from domain.request import InvalidRequest, ReturnRequest, describe, parse_request
 from domain.view import CaseView
@@ -59,7 +59,7 @@ class ReturnsClient:
         client = await Client.connect(
             address or os.environ.get("TEMPORAL_ADDRESS", DEFAULT_ADDRESS),
             namespace=namespace or os.environ.get("TEMPORAL_NAMESPACE", "default"),
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(),
         )
         return cls(client, os.environ.get("RETURNS_TASK_QUEUE", TASK_QUEUE))
 

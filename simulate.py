@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
 from domain.request import InvalidRequest, ReturnRequest, describe, parse_request
 from returns_client import Refused, ReturnsClient
@@ -108,7 +108,7 @@ async def simulation(
         pool = await prepare_database(dsn)
         try:
             async with await WorkflowEnvironment.start_time_skipping(
-                data_converter=pydantic_data_converter,
+                data_converter=data_converter(),
                 test_server_existing_path=find_binary("temporal-test-server"),
             ) as env:
                 task_queue = f"simulate-{uuid.uuid4()}"

@@ -1,8 +1,7 @@
 """The returns worker. With no TEMPORAL_ADDRESS / DATABASE_URL it starts the embedded stack
 (Temporal dev server with Web UI and a database file, embedded PostgreSQL) under .data/.
 
-Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, RETURNS_POLICY (policy file),
-RETURNS_TASK_QUEUE, RETURNS_DATA_DIR (embedded data, default .data).
+Env: see ENV_VARS below (docker-compose.yml sets the same names).
 """
 
 from __future__ import annotations
@@ -19,12 +18,12 @@ from pathlib import Path
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.effects import EffectActivities
 from activities.event_store import EventStoreActivities
 from activities.policy import PolicyActivities
+from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
 from store.db import create_pool
 from store.event_store import EventStore
@@ -45,6 +44,18 @@ SEARCH_ATTRIBUTES = {
 }
 
 
+# Every setting the worker reads, with what it means; the compose stack is checked against it.
+ENV_VARS = {
+    "TEMPORAL_ADDRESS": "host:port of a Temporal frontend; unset starts the embedded dev server",
+    "TEMPORAL_NAMESPACE": "Temporal namespace (default: default)",
+    "DATABASE_URL": "PostgreSQL DSN; unset starts embedded PostgreSQL",
+    "RETURNS_POLICY": "policy file (default: policies/default.json)",
+    "RETURNS_TASK_QUEUE": "task queue (default: returns)",
+    "RETURNS_DATA_DIR": "where the embedded stack keeps its data (default: .data)",
+    "RETURNS_METRICS_PORT": "port for Prometheus metrics on /metrics; unset: no metrics endpoint",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     temporal_address: str | None
@@ -53,6 +64,7 @@ class Settings:
     policy_file: Path
     task_queue: str
     data_dir: Path
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,6 +76,7 @@ class Settings:
             policy_file=Path(env.get("RETURNS_POLICY", str(DEFAULT_POLICY_FILE))),
             task_queue=env.get("RETURNS_TASK_QUEUE", TASK_QUEUE),
             data_dir=Path(env.get("RETURNS_DATA_DIR", str(ROOT / ".data"))),
+            metrics_port=int(env["RETURNS_METRICS_PORT"]) if env.get("RETURNS_METRICS_PORT") else None,
         )
 
 
@@ -131,9 +144,7 @@ async def service(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Poo
             dsn = pg.dsn
             notes.append(f"Embedded PostgreSQL: {dsn}")
         pool = await prepare_database(dsn)
-        client = await Client.connect(
-            address, namespace=settings.namespace, data_converter=pydantic_data_converter
-        )
+        client = await Client.connect(address, namespace=settings.namespace, data_converter=data_converter())
         try:
             yield client, pool, notes
         finally:

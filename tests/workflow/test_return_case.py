@@ -13,11 +13,11 @@ from typing import Any
 import asyncpg
 import pytest
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.event_store import fold_stored, row_of_stream
+from converter import data_converter
 from domain.request import InvalidRequest
 from domain.view import case_view
 from returns_client import CaseNotFound, Refused, ReturnsClient
@@ -238,6 +238,6 @@ async def test_histories_replay_deterministically(returns: ReturnsClient, sessio
     # The test server has no visibility queries: replay the cases the tests above checked.
     histories = [await returns.client.get_workflow_handle(wid).fetch_history() for wid in CHECKED]
     assert histories and all(len(h.events) > 10 for h in histories)
-    replayer = Replayer(workflows=[ReturnCaseWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ReturnCaseWorkflow], data_converter=data_converter())
     for history in histories:
         await replayer.replay_workflow(history)
