@@ -10,7 +10,8 @@ a refused or invalid input prints one line on stderr and exits 2.
     python3 starter.py cancel RETURN_ID
     python3 starter.py override RETURN_ID TYPE --actor A --reason R [--kind K] [--resolution R]
 
-Env: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, RETURNS_TASK_QUEUE.
+Env: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, RETURNS_TASK_QUEUE,
+RETURNS_CODEC_KEYS (default: the embedded stack's key file under RETURNS_DATA_DIR, .data).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+from codec import CodecError
 from domain.request import InvalidRequest, parse_request
 from domain.view import CaseView
 from returns_client import CaseNotFound, Refused, ReturnsClient
@@ -106,6 +108,9 @@ def main(argv: list[str]) -> int:
     except (InvalidRequest, Refused, CaseNotFound) as e:
         print(str(e), file=sys.stderr)
         return 2
+    except CodecError as e:  # keys missing or wrong: a setting, not the input
+        print(f"cannot read the case: {e}", file=sys.stderr)
+        return 1
     except RuntimeError as e:
         if "connect" in str(e).lower():
             print(f"cannot reach Temporal: {e}", file=sys.stderr)

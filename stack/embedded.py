@@ -120,11 +120,13 @@ def start_temporal_dev_server(
     ui_port: int | None = None,
     search_attributes: dict[str, str] | None = None,
     log_file: Path | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> TemporalHandle:
     """Run `temporal server start-dev` and return once its gRPC frontend accepts clients.
 
     ``db_file`` None keeps state in memory only. ``search_attributes`` maps name -> type
-    (Text, Keyword, Int, Double, Bool, Datetime, KeywordList).
+    (Text, Keyword, Int, Double, Bool, Datetime, KeywordList). ``ui_codec_endpoint`` is the
+    codec server the Web UI decodes payloads through.
     """
     port = port if port is not None else _free_port(7233)
     ui_port = ui_port if ui_port is not None else _free_port(8233, exclude=port)
@@ -143,6 +145,8 @@ def start_temporal_dev_server(
         cmd += ["--db-filename", str(db_file)]
     for name, type_ in (search_attributes or {}).items():
         cmd += ["--search-attribute", f"{name}={type_}"]
+    if ui_codec_endpoint is not None:
+        cmd += ["--ui-codec-endpoint", ui_codec_endpoint]
 
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)

