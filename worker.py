@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import sys
-import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 from activities.effects import EffectActivities
 from activities.event_store import EventStoreActivities
 from activities.policy import PolicyActivities
-from codec import KEYS_ENV, CodecError, PLAINTEXT_ENV, Keyring, ensure_key_file, plaintext_allowed
+from codec import KEYS_ENV, PLAINTEXT_ENV, CodecError, Keyring, ensure_key_file, plaintext_allowed
 from codec_server import CodecServer
 from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -35,7 +36,5 @@ async def ensure_app_login(conn: asyncpg.Connection, user: str = APP_LOGIN) -> N
     stack and tests); a deployment makes its own with a password."""
     exists = await conn.fetchval("select true from pg_roles where rolname = $1", user)
     if not exists:
-        try:
+        with contextlib.suppress(asyncpg.DuplicateObjectError):  # made concurrently elsewhere
             await conn.execute(f'create role "{user}" login in role {APP_ROLE}')
-        except asyncpg.DuplicateObjectError:
-            pass  # made concurrently by another process of this cluster
