@@ -8,6 +8,7 @@ unhealthy. Exit 0 healthy, 1 not, with the reason on stdout (docker inspect show
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sys
 from datetime import UTC, datetime, timedelta
@@ -70,4 +71,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    # Skip interpreter teardown: after a failed call the SDK's core threads can abort it
+    # (exit 134), and Docker must see exactly 0 or 1.
+    os._exit(code)

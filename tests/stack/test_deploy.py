@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,14 @@ def test_namespace_job_refuses_a_malformed_pair(temporal: TemporalHandle) -> Non
     assert "'ReturnStatus' in SEARCH_ATTRIBUTES is not Name=Type" in done.stderr
 
 
+async def run_healthcheck(**env: str) -> int:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "deploy.healthcheck", cwd=ROOT, env=os.environ | env,
+        stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    return await asyncio.wait_for(proc.wait(), timeout=60)
+
+
 @workflow.defn(name="HealthProbe", sandboxed=False)  # nothing to guard: it never runs
 class HealthProbe:
     @workflow.run
@@ -118,6 +127,10 @@ async def test_healthcheck_is_healthy_only_while_this_hosts_worker_polls(tempora
             problem = await check(settings, host)
         assert problem is None
         assert "poller from elsewhere" in (await check(settings, "elsewhere") or "")
+
+        # As Docker runs it: exit 0 healthy, 1 not (never a crash code).
+        assert await run_healthcheck(TEMPORAL_ADDRESS=temporal.address, RETURNS_TASK_QUEUE=task_queue) == 0
+        assert await run_healthcheck(TEMPORAL_ADDRESS=temporal.address, TEMPORAL_NAMESPACE="nope") == 1
 
     unreachable = dataclasses.replace(settings, temporal_address="127.0.0.1:1")
     assert "Temporal at 127.0.0.1:1" in (await check(unreachable, host) or "")
