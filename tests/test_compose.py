@@ -200,19 +200,25 @@ def healthcheck_problems(compose: Compose) -> list[str]:
 
 
 def mount_problems(compose: Compose) -> list[str]:
-    """Bind mounts name files in the repository, and one-shot jobs run a script they mount."""
+    """Bind mounts name files in the repository, one-shot jobs run a script they mount, and
+    Temporal's dynamic config is a file it mounts."""
     problems = []
     for name, service in compose["services"].items():
-        targets = set()
+        mounts = {}  # container path -> repository path
         for volume in service.get("volumes", []):
             source, target = volume.split(":")[:2]
-            targets.add(target)
-            if source.startswith(".") and not (ROOT / source).exists():
-                problems.append(f"{name} mounts {source}, which does not exist")
+            if source.startswith("."):
+                mounts[target] = ROOT / source
+                if not (ROOT / source).exists():
+                    problems.append(f"{name} mounts {source}, which does not exist")
         if one_shot(service):
             scripts = [a for a in service.get("entrypoint", []) if a.endswith(".sh")]
-            if not scripts or not set(scripts) <= targets:
+            if not scripts or not set(scripts) <= set(mounts):
                 problems.append(f"{name} runs {scripts}, not a script it mounts")
+        if config := env_of(service).get("DYNAMIC_CONFIG_FILE_PATH"):
+            folder, file = config.rsplit("/", 1)
+            if folder not in mounts or not (mounts[folder] / file).is_file():
+                problems.append(f"{name}: DYNAMIC_CONFIG_FILE_PATH {config} is no file it mounts")
     return problems
 
 
@@ -282,7 +288,8 @@ def dockerfile_problems(compose: Compose, dockerfile: str, dockerignore: str) ->
     path = ROOT / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
     if not path.is_file():
         return [f"{path} does not exist"]
-    lines = [ln.strip() for ln in dockerfile.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", dockerfile)  # one line per instruction
+    lines = [ln.strip() for ln in joined.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     instr = [(ln.split(None, 1)[0].upper(), ln.split(None, 1)[1] if " " in ln else "") for ln in lines]
     problems = []
     if not any(k == "FROM" and re.match(r"python:3\.11[\w.-]*-slim", v) for k, v in instr):
@@ -343,6 +350,43 @@ def test_dependencies_wait_for_health_or_completion(compose: Compose) -> None:
 
 def test_scripts_and_configs_are_mounted_from_deploy(compose: Compose) -> None:
     assert mount_problems(compose) == []
+    dynamic = yaml.safe_load((ROOT / "deploy/temporal/dynamicconfig/returns.yaml").read_text())
+    assert dynamic and all(isinstance(v, list) and "value" in v[0] for v in dynamic.values())
+
+
+def run_schema_job(compose: Compose, tmp_path: Path, tool_exit: int = 0) -> tuple[int, list[str]]:
+    """The temporal-schema script with its compose env, and a stand-in temporal-sql-tool (the
+    real one is in the admin-tools image only) that logs its arguments and exits ``tool_exit``."""
+    log = tmp_path / "calls"
+    tool = tmp_path / "bin" / "temporal-sql-tool"
+    tool.parent.mkdir()
+    tool.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexit {tool_exit}\n')
+    tool.chmod(0o755)
+    env = {"PATH": f"{tool.parent}:/usr/bin:/bin"} | env_of(compose["services"]["temporal-schema"])
+    script = ROOT / "deploy/temporal/setup-schema.sh"
+    done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=30)
+    return done.returncode, log.read_text().splitlines() if log.exists() else []
+
+
+def test_schema_job_sets_up_then_upgrades_both_databases(compose: Compose, tmp_path: Path) -> None:
+    code, calls = run_schema_job(compose, tmp_path)
+    assert code == 0
+    conn = "--plugin postgres12 --ep postgresql --port 5432 --user temporal"
+    v12 = "/etc/temporal/schema/postgresql/v12"
+    assert calls == [
+        f"{conn} --db temporal setup-schema -v 0.0",
+        f"{conn} --db temporal update-schema -d {v12}/temporal/versioned",
+        f"{conn} --db temporal_visibility setup-schema -v 0.0",
+        f"{conn} --db temporal_visibility update-schema -d {v12}/visibility/versioned",
+    ]
+    # The password reaches the tool through SQL_PASSWORD, never the command line.
+    assert not any(flag in c.split() for c in calls for flag in ("--password", "--pw", "-pw"))
+
+
+def test_schema_job_stops_at_the_first_failure(compose: Compose, tmp_path: Path) -> None:
+    code, calls = run_schema_job(compose, tmp_path, tool_exit=1)
+    assert code != 0
+    assert len(calls) == 1  # the server never starts on a half-made schema
 
 
 def test_images_are_pinned(compose: Compose, dockerfile: str) -> None:
@@ -351,6 +395,8 @@ def test_images_are_pinned(compose: Compose, dockerfile: str) -> None:
 
 def test_dockerfile_builds_the_worker(compose: Compose, dockerfile: str, dockerignore: str) -> None:
     assert dockerfile_problems(compose, dockerfile, dockerignore) == []
+    continued = dockerfile.replace("pip install -r", "pip install \\\n    -r")
+    assert continued != dockerfile and dockerfile_problems(compose, continued, dockerignore) == []
     assert "worker.py" in worker_files() and "store/migrations/001_event_store.sql" in worker_files()
 
 
@@ -500,6 +546,12 @@ COMPOSE_MUTATIONS = [
         svc("temporal-schema", entrypoint=["/bin/sh", "/deploy/other.sh"]),
         mount_problems,
         "temporal-schema",
+    ),
+    case(
+        "dynamic config not mounted",
+        env("temporal", "DYNAMIC_CONFIG_FILE_PATH", "/etc/temporal/config/dynamicconfig/docker.yaml"),
+        mount_problems,
+        "DYNAMIC_CONFIG_FILE_PATH",
     ),
     case("image latest", svc("temporal-ui", image="temporalio/ui:latest"), images, "temporalio/ui:latest"),
     case("image without tag", svc("postgresql", image="postgres"), images, "'postgres'"),
