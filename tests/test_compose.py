@@ -260,9 +260,10 @@ import sys
 from pathlib import Path
 import worker, deploy.healthcheck, stack.embedded, stack.runtime
 root = Path.cwd().resolve()
+venv = Path(sys.prefix).resolve()  # README's .venv lives inside the checkout
 for m in list(sys.modules.values()):
     f = getattr(m, "__file__", None)
-    if f and Path(f).resolve().is_relative_to(root):
+    if f and Path(f).resolve().is_relative_to(root) and not Path(f).resolve().is_relative_to(venv):
         print(Path(f).resolve().relative_to(root))
 """
 
