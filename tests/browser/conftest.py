@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,13 +115,26 @@ async def _local_only(route: Route) -> None:
         await route.abort("blockedbyclient")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
+async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
     context = await browser.new_context(viewport=VIEWPORT)
     await context.route("**/*", _local_only)
     page = await context.new_page()
     try:
         yield page
+        if request.node.stash.get(_FAILED, False):  # what the browser showed when it failed
+            await screenshot(page, f"failed-{request.node.name}")
     finally:
         await context.close()
 

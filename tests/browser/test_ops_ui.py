@@ -70,10 +70,6 @@ async def open_list(page: Page, ui: str, query: str) -> None:
 
 async def listed_ids(page: Page) -> set[str]:
     rows = page.get_by_test_id("workflows-summary-configurable-table-row")
-    try:
-        await expect(rows.first).to_be_visible(timeout=3000)
-    except AssertionError:  # nothing listed (yet)
-        return set()
     texts = await rows.get_by_role("link").all_inner_texts()  # workflow id, run id, type
     return {t.strip() for t in texts if t.strip().startswith("return-")}
 
@@ -148,17 +144,15 @@ async def test_ops_find_cases_by_return_status_and_read_the_details(stack: Stack
     }
     expected = {"return-R-2001", "return-R-2002"}
 
-    seen: set[str] = set()
+    # Visibility is eventually consistent: wait for the server's answer, then ask the UI.
+    async def indexed() -> bool:
+        return {w.id async for w in stack.returns.client.list_workflows(FIND)} == expected
 
-    async def listed() -> bool:
-        nonlocal seen
-        await open_list(page, stack.ui_url, FIND)
-        seen = await listed_ids(page)
-        return seen == expected
-
-    await eventually(
-        listed, lambda: f"the UI lists exactly {sorted(expected)} for {FIND}, not {sorted(seen)}"
-    )
+    await eventually(indexed, f"visibility answers {sorted(expected)} for {FIND}", timeout=30)
+    await open_list(page, stack.ui_url, FIND)
+    rows = page.get_by_test_id("workflows-summary-configurable-table-row")
+    await expect(rows).to_have_count(len(expected))
+    assert await listed_ids(page) == expected
     await show_columns(page, COLUMNS)
     row = page.get_by_test_id("workflows-summary-configurable-table-row").filter(has_text="return-R-2001")
     await expect(row).to_contain_text("awaiting_photos")
