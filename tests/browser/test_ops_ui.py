@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from playwright.async_api import Locator, Page, expect
 
 from domain.view import CaseView
 from returns_client import ReturnsClient
 from tests.browser.conftest import Stack, screenshot
 from tests.test_service import starter
+
+# On a machine without Chromium the first test's setup also runs apt-get install.
+pytestmark = pytest.mark.timeout(600)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIND = 'ReturnStatus = "awaiting_photos" AND ReturnKind = "warranty"'
