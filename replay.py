@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -68,10 +69,10 @@ def write_history(history: WorkflowHistory, out: Path, name: str | None = None) 
 
 
 def read_histories(paths: Iterable[Path]) -> list[WorkflowHistory]:
-    """History files, and every *.json in a directory; the file name is the workflow id."""
+    """History files, and every *.json under a directory; the file name is the workflow id."""
     files: list[Path] = []
     for path in paths:
-        files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+        files.extend(sorted(path.rglob("*.json")) if path.is_dir() else [path])
     return [WorkflowHistory.from_json(f.stem, f.read_text()) for f in files]
 
 
@@ -175,7 +176,7 @@ async def coverage(history: WorkflowHistory) -> Coverage:
             "summary"
         ):
             (summary,) = await decoded([event.user_metadata.summary])
-            timer_summaries[event.event_id] = str(summary).split(" at ")[0]
+            timer_summaries[event.event_id] = timer_kind(str(summary))
         elif event.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
             started = event.timer_fired_event_attributes.started_event_id
             cov.timers.add(timer_summaries.get(started, "timer without summary"))
@@ -186,6 +187,11 @@ async def coverage(history: WorkflowHistory) -> Coverage:
                 (effect,) = await decoded(attrs.input.payloads)
                 cov.messages.add(effect["template"])
     return cov
+
+
+def timer_kind(summary: str) -> str:
+    """ "Photos reminder in 7 days (...)" or, before ops-visibility, "... at <time>": the kind."""
+    return re.sub(r" (at|in) .*$", "", summary)
 
 
 async def _views(event: HistoryEvent, decoded: Any) -> list[dict[str, Any]]:

@@ -33,7 +33,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from temporalio.testing import WorkflowEnvironment
 
-from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE, load_policy
 from domain.request import InvalidRequest, ReturnRequest, describe, parse_request
 from returns_client import Refused, ReturnsClient
@@ -144,7 +143,7 @@ async def simulation(
 ) -> AsyncIterator[tuple[list[ReturnsClient], EventStore, WorkflowEnvironment]]:
     """Time-skipping test server + real PostgreSQL (embedded unless DATABASE_URL) + the real
     worker, one per policy file (each on its own task queue): a client for each, in order."""
-    from stack.embedded import find_binary, start_postgres
+    from stack.embedded import start_postgres, time_skipping_server
     from worker import build_worker, prepare_database
 
     with contextlib.ExitStack() as stack:
@@ -157,18 +156,12 @@ async def simulation(
             dsn = pg.dsn
         pool = await prepare_database(dsn)
         try:
-            async with (
-                await WorkflowEnvironment.start_time_skipping(
-                    data_converter=data_converter(),
-                    test_server_existing_path=find_binary("temporal-test-server"),
-                ) as env,
-                contextlib.AsyncExitStack() as workers,
-            ):
+            async with time_skipping_server() as env, contextlib.AsyncExitStack() as workers:
                 clients = []
                 for policy_file in policy_files:
                     task_queue = f"simulate-{uuid.uuid4()}"
                     await workers.enter_async_context(build_worker(env.client, pool, policy_file, task_queue))
-                    clients.append(ReturnsClient(env.client, task_queue))
+                    clients.append(ReturnsClient(env.client, task_queue, policy=load_policy(policy_file)))
                 yield clients, EventStore(pool), env
         finally:
             await pool.close()

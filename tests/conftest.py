@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import find_binary, start_temporal_dev_server
+from stack.embedded import start_temporal_dev_server, time_skipping_server
 from store.db import create_pool
 from store.migrate import migrate
 from worker import SEARCH_ATTRIBUTES, build_worker
@@ -73,10 +73,7 @@ async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 # --- the real workflow on the time-skipping test server ---------------------------------------
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(),
-        test_server_existing_path=find_binary("temporal-test-server"),
-    ) as e:
+    async with time_skipping_server() as e:
         yield e
 
 
