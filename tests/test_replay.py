@@ -15,20 +15,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import get_args
 
-from temporalio import workflow
+import pytest
 
-with workflow.unsafe.imports_passed_through():
-    import pytest
-
-    import replay
-    from domain.decider import Timer
-    from domain.events import OverrideType
-    from domain.view import CaseView
-    from returns_client import ReturnsClient
-    from simulate import ACTION_ARGUMENTS
-    from tests.conftest import ROOT, run_script
-    from tests.test_cli import OWN_CASES, SHARED_CASES
-    from workflows.return_case import ReturnCaseWorkflow, StartCase
+import replay
+from domain.decider import Timer
+from domain.events import OverrideType
+from returns_client import ReturnsClient
+from simulate import ACTION_ARGUMENTS
+from tests.conftest import ROOT, run_script
+from tests.replay_variants import IncompatibleReturnCase, PatchedReturnCase
+from tests.test_cli import OWN_CASES, SHARED_CASES
 
 HISTORIES = ROOT / "tests" / "histories"
 STATUSES = {  # contract section 3
@@ -64,27 +60,6 @@ def committed() -> list[Path]:
 
 
 # --- the guard: an incompatible change fails, the same change behind workflow.patched passes ---
-@workflow.defn(name="ReturnCase")
-class IncompatibleReturnCase(ReturnCaseWorkflow):
-    """An engineer adds a step before the case is opened (a timer) without workflow.patched."""
-
-    @workflow.run
-    async def run(self, start: StartCase) -> CaseView:
-        await workflow.sleep(timedelta(seconds=1))
-        return await super().run(start)
-
-
-@workflow.defn(name="ReturnCase")
-class PatchedReturnCase(ReturnCaseWorkflow):
-    """The same change as it must be made: old histories take the old path."""
-
-    @workflow.run
-    async def run(self, start: StartCase) -> CaseView:
-        if workflow.patched("pause-before-opening"):
-            await workflow.sleep(timedelta(seconds=1))
-        return await super().run(start)
-
-
 async def test_incompatible_change_fails_every_committed_history() -> None:
     out = io.StringIO()
     seen, failed = await replay.check(replay.read_histories([HISTORIES]), [IncompatibleReturnCase], out)
