@@ -258,7 +258,11 @@ CASE_FIELDS = ["kind", "status", "resolution", "pending"]
 
 def case_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """One phrase per difference a returns manager would notice, empty when none."""
-    out = [f"{key} {before[key]} -> {after[key]}" for key in CASE_FIELDS if before[key] != after[key]]
+    out = [
+        f"{key} {before[key] or 'none'} -> {after[key] or 'none'}"
+        for key in CASE_FIELDS
+        if before[key] != after[key]
+    ]
     a, b = Figures.of(before), Figures.of(after)
     for label, field in (("photo requests", "photo_requests"), ("quoted", "quoted")):
         if getattr(a, field) != getattr(b, field):
@@ -306,7 +310,13 @@ def compare_report(
     for label, field, euros in REPORT_ROWS:
         x, y = getattr(before, field), getattr(after, field)
         lines.append(f"{label:{width}}  {x!s:>10}  {y!s:>10}  {_signed(y - x, euros):>10}")
-    lines += ["", f"Changed cases: {len(changed)} of {len(pairs)}"]
+    lines += [
+        "",
+        "Each case replays its recorded actions under both policies: a need the other policy adds",
+        "that no recorded action meets (a second photo, a parcel) ends the case as expired.",
+        "",
+        f"Changed cases: {len(changed)} of {len(pairs)}",
+    ]
     for past, phrases in changed:
         lines.append(f"- {past.request.return_id} ({past.case.name}; {past.source})")
         lines += [f"    {phrase}" for phrase in phrases]
