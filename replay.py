@@ -8,7 +8,8 @@ workflow code? A change to the commands the workflow issues that is not behind
     python3 replay.py record --out DIR CASE.json...   histories of case files (time-skipping server)
 
 The default query is every closed ReturnCase of the last 30 days. A history file is the JSON of
-the Temporal UI/CLI (`temporal workflow show -o json`); its name is the workflow id.
+the Temporal UI/CLI (`temporal workflow show -o json`); export names it after the workflow id,
+record after the case file, and check takes the name as the workflow id.
 check prints one line per case, "ok ID" or "FAIL ID: <the non-determinism>", and exits 1 when
 any case fails, 2 when there is nothing to replay.
 
