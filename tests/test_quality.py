@@ -34,5 +34,6 @@ def test_mypy_clean() -> None:
         "replay.py",
         "returns_client.py",
         "converter.py",
+        "deploy",
     )
     assert done.returncode == 0, done.stdout[-3000:]
