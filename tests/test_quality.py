@@ -31,6 +31,7 @@ def test_mypy_clean() -> None:
         "worker.py",
         "starter.py",
         "simulate.py",
+        "replay.py",
         "returns_client.py",
         "converter.py",
         "deploy",
