@@ -99,7 +99,8 @@ def _handler(server: CodecServer) -> type[BaseHTTPRequestHandler]:
             data = body.encode()
             self.send_response(status)
             self._cors()
-            self.send_header("Content-Type", "application/json" if status == 200 else "text/plain")
+            json_body = status == HTTPStatus.OK and self.command == "POST"
+            self.send_header("Content-Type", "application/json" if json_body else "text/plain")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -114,6 +115,12 @@ def _handler(server: CodecServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Access-Control-Allow-Headers", "content-type,x-namespace,authorization")
             self.send_header("Access-Control-Max-Age", "600")
             self.end_headers()
+
+        def do_GET(self) -> None:  # the container's health check; tells nothing about keys
+            if self.path == "/health":
+                self._reply(HTTPStatus.OK, "ok")
+            else:
+                self._reply(HTTPStatus.NOT_FOUND, "POST .../encode or .../decode")
 
         def do_POST(self) -> None:
             operation = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]

@@ -214,6 +214,8 @@ async def test_the_codec_server_decodes_for_the_token_holder_only(codec_server: 
         assert post(f"{url}/s3cret-token/other", body)[0] == 404
         assert preflight(f"{url}/s3cret-token/decode", "http://ui.test:8233")[0] == 204
         assert preflight(f"{url}/s3cret-token/decode", "http://evil.test")[0] == 403
+        with urllib.request.urlopen(f"{url}/health", timeout=10) as health:  # compose's healthcheck
+            assert health.status == 200
 
     await asyncio.to_thread(check)
 

@@ -28,9 +28,7 @@ async def append_one(conn: asyncpg.Connection, stream: str = "s-1") -> int:
         "alter table events disable trigger events_append_only",
     ],
 )
-async def test_service_role_cannot_change_or_remove_events(
-    pg_server: PostgresServer, change: str
-) -> None:
+async def test_service_role_cannot_change_or_remove_events(pg_server: PostgresServer, change: str) -> None:
     app = await asyncpg.connect(await app_dsn(pg_server, await fresh_database(pg_server)))
     try:
         assert await append_one(app) == 1  # it appends...
