@@ -37,6 +37,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.basetemp is None:
         config.option.basetemp = tempfile.mkdtemp(prefix="returns-tests-")
         config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
+    # Never a developer's payload keys (.data/codec-keys): tests that want encryption pass keys,
+    # the rest write plaintext, so what they record replays anywhere. Subprocesses inherit this.
+    os.environ.pop("RETURNS_CODEC_KEYS", None)
+    data_dir = os.environ["RETURNS_DATA_DIR"] = tempfile.mkdtemp(prefix="returns-tests-data-")
+    config.add_cleanup(lambda: shutil.rmtree(data_dir, ignore_errors=True))
 
 
 @pytest.fixture(scope="session")
