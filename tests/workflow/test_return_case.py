@@ -31,7 +31,7 @@ TONER = json.loads((ROOT / "examples" / "toner.json").read_text())
 
 def toner(**changes: Any) -> dict[str, Any]:
     """The seed toner request under a fresh return_id (warranty, one photo, refund preferred)."""
-    r = copy.deepcopy(TONER)
+    r: dict[str, Any] = copy.deepcopy(TONER)
     r["return_id"] = f"R-{uuid.uuid4().hex[:10]}"
     r["requested_at"] = "2026-10-20T09:00:00+02:00"
     r.update(changes)
@@ -49,8 +49,13 @@ CHECKED: list[str] = []  # case ids whose histories the replay test replays
 
 
 async def assert_consistent(rc: ReturnsClient, pool: asyncpg.Pool, return_id: str) -> None:
-    """The stored events fold to exactly the workflow's view, and the read model follows them."""
+    """assert_folds_to_view, and the case's history is replayed by the last test here."""
     CHECKED.append(rc.case_id(return_id))
+    await assert_folds_to_view(rc, pool, return_id)
+
+
+async def assert_folds_to_view(rc: ReturnsClient, pool: asyncpg.Pool, return_id: str) -> None:
+    """The stored events fold to exactly the workflow's view, and the read model follows them."""
     events = await EventStore(pool).read_stream(rc.case_id(return_id))
     folded = fold_stored(events)
     assert folded is not None
