@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--full", action="store_true", help="the long run: more cases, more kills")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("-v", action="store_true", help="log the steps of each run")
     parser.add_argument("--only", nargs="*", help="run only these (crashes, postgres_outages, ...)")
     args = parser.parse_args(argv)
     size = FULL if args.full else QUICK
@@ -42,12 +44,14 @@ async def main(argv: list[str]) -> int:
         "races": races,
     }
     began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
-        async with stack(Path(tmp), die_on_effect=size.die_on_effect) as s:
-            for name, scenario in runs.items():
-                if not args.only or name in args.only:
-                    figures = await scenario(s, size, args.seed)
-                    print(json.dumps({"run": name, **figures.as_dict()}), flush=True)
+    tmp = Path(tempfile.mkdtemp(prefix="faults-"))
+    print(f"logs of the servers and the worker under {tmp} (removed when every run passes)", file=sys.stderr)
+    async with stack(tmp) as s:
+        for name, scenario in runs.items():
+            if not args.only or name in args.only:
+                figures = await scenario(s, size, args.seed)
+                print(json.dumps({"run": name, **figures.as_dict()}), flush=True)
+    shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps({"run": "all", "full": args.full, "seconds": round(time.monotonic() - began, 1)}))
     return 0
 
@@ -55,7 +59,9 @@ async def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     from stack.runtime import install_runtime
 
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    if "-v" in sys.argv:
+        logging.getLogger("tests.faults").setLevel(logging.INFO)
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)  # reconnects after a crash: the point
     install_runtime()
     code = asyncio.run(main(sys.argv[1:]))

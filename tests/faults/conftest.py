@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.faults.harness import Stack, stack
-from tests.faults.scenarios import QUICK
 
 
 @pytest.fixture(scope="session")
 async def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     # The harness's own pool reconnects noisily after a PostgreSQL crash; that is the point.
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
-    async with stack(tmp_path_factory.mktemp("faults"), die_on_effect=QUICK.die_on_effect) as s:
+    async with stack(tmp_path_factory.mktemp("faults")) as s:
         yield s

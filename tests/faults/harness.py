@@ -13,6 +13,7 @@ import functools
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -154,9 +155,10 @@ class Temporal:
     def __init__(self, data_dir: Path) -> None:
         self.db_file = data_dir / "temporal.db"
         self.log_file = data_dir / "temporal.log"
-        self.handle = self._start(None, None)
+        # Ports of its own, kept across restarts (7233 may belong to somebody else's server).
+        self.handle = self._start(_free_port(), _free_port())
 
-    def _start(self, port: int | None, ui_port: int | None) -> TemporalHandle:
+    def _start(self, port: int, ui_port: int) -> TemporalHandle:
         return start_temporal_dev_server(
             self.db_file,
             port=port,
@@ -183,15 +185,20 @@ class Temporal:
         self.handle.stop()
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 class WorkerProcess:
     """`python -m tests.faults.worker` as a real process; a supervisor restarts it whenever it
     dies, as a process manager would."""
 
-    def __init__(self, env: dict[str, str], data_dir: Path, die_on_effect: int | None) -> None:
+    def __init__(self, env: dict[str, str], data_dir: Path) -> None:
         self.kill_log = data_dir / "self-kills.log"
         self.env = {**os.environ, **env, "FAULTS_KILL_LOG": str(self.kill_log)}
-        if die_on_effect:
-            self.env["FAULTS_DIE_ON_EFFECT"] = str(die_on_effect)
         self.log = (data_dir / "worker.log").open("ab")
         self.kills = 0
         self.starts = 0
@@ -216,6 +223,15 @@ class WorkerProcess:
     @property
     def restarts(self) -> int:
         return self.starts - 1
+
+    def die_on_effect(self, n: int | None) -> None:
+        """From now on every worker process kills itself right after its n-th ledger write
+        (None: never). Takes effect with a restart, as a new deployment would."""
+        self.env.pop("FAULTS_DIE_ON_EFFECT", None)
+        if n:
+            self.env["FAULTS_DIE_ON_EFFECT"] = str(n)
+        self.kill()  # the supervisor starts the next one
+        self.kills -= 1  # a redeployment, not a fault
 
     def kill(self) -> None:
         """SIGKILL, whatever it is doing (by PID: only ever the process this harness started)."""
@@ -258,7 +274,7 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def stack(data_dir: Path, *, die_on_effect: int | None = None) -> AsyncIterator[Stack]:
+async def stack(data_dir: Path) -> AsyncIterator[Stack]:
     """PostgreSQL, the dev server and a supervised worker process, all of this run's own."""
     pg = Postgres(data_dir / "pg")
     temporal: Temporal | None = None
@@ -270,7 +286,6 @@ async def stack(data_dir: Path, *, die_on_effect: int | None = None) -> AsyncIte
         worker = WorkerProcess(
             {"TEMPORAL_ADDRESS": temporal.address, "DATABASE_URL": dsn, "RETURNS_TASK_QUEUE": task_queue},
             data_dir,
-            die_on_effect,
         )
         worker.supervise()
         pool = await create_pool(dsn, min_size=1, max_size=10)

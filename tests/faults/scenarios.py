@@ -4,8 +4,8 @@ Each returns its figures; each raises AssertionError when a case was lost, doubl
 from __future__ import annotations
 
 import asyncio
-import logging
 import functools
+import logging
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -45,7 +45,7 @@ class Sizes:
     race_rounds: int
 
 
-QUICK = Sizes(12, 50, 6.0, 25, 20, 2, 6, 1, 2)
+QUICK = Sizes(15, 50, 6.0, 25, 20, 2, 6, 1, 2)
 FULL = Sizes(9, 200, 4.0, 25, 60, 5, 20, 3, 10)
 
 
@@ -78,18 +78,21 @@ async def crashes(s: Stack, size: Sizes, seed: int) -> CrashFigures:
     rng.shuffle(chosen)
     run = Run()
     stop = asyncio.Event()
+    s.worker.die_on_effect(size.die_on_effect)
+    kills, self_kills = s.worker.kills, len(s.worker.self_kills)
     killer = asyncio.create_task(chaos(s.worker, stop, rng, kill_gap))
     try:
         await run.drive_all(s.returns, chosen, f"crash{seed}-", concurrency)
     finally:
         stop.set()
         await killer
+        s.worker.die_on_effect(None)
     figures = await check(run, s.returns, s.pool)
     return CrashFigures(
         cases=figures.cases,
-        random_kills=s.worker.kills,
-        kills_after_effect=len(s.worker.self_kills),
-        restarts=s.worker.restarts,
+        random_kills=s.worker.kills - kills,
+        kills_after_effect=len(s.worker.self_kills) - self_kills,
+        restarts=s.worker.kills - kills + len(s.worker.self_kills) - self_kills,  # one after each death
         effects_checked=figures.effects,
         events_checked=figures.events,
         retried_times=figures.retried_times,
@@ -140,6 +143,7 @@ async def postgres_outages(s: Stack, size: Sizes, seed: int, down: float = 3.0) 
     log.info("all cases driven")
     await s.pool.expire_connections()  # the harness's own connections died with the server
     figures = await check(run, s.returns, s.pool)
+    log.info("checked")
     return OutageFigures(
         cases=figures.cases,
         outages=outages,
@@ -208,6 +212,7 @@ async def temporal_restarts(s: Stack, size: Sizes, seed: int) -> TemporalRestart
                 await _act(s, run, return_id, action, args)
         log.info("all steps done")
     figures = await check(run, s.returns, s.pool)
+    log.info("checked")
     return TemporalRestartFigures(
         cases=figures.cases,
         restarts=restarts,
