@@ -41,6 +41,14 @@ TRANSIENT = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCSta
 RETRY_FOR = 120.0  # seconds
 
 
+def _transient(e: RPCError) -> bool:
+    # Also refused while the case's workflow task keeps failing (attempt after attempt timed out
+    # because its worker died); the next worker gets past it.
+    return e.status in TRANSIENT or (
+        e.status == RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in e.message
+    )
+
+
 async def _retry_transient(call: Callable[[], Awaitable[T]], seconds: float = RETRY_FOR) -> T:
     """Retry a call the server could not decide. Only for calls that are safe to repeat: every
     update is sent with one update id for all attempts, so the server applies it at most once."""
@@ -50,7 +58,7 @@ async def _retry_transient(call: Callable[[], Awaitable[T]], seconds: float = RE
         try:
             return await call()
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as e:
-            transient = isinstance(e, WorkflowUpdateRPCTimeoutOrCancelledError) or e.status in TRANSIENT
+            transient = isinstance(e, WorkflowUpdateRPCTimeoutOrCancelledError) or _transient(e)
             if not transient or time.monotonic() + pause > deadline:
                 raise
         await asyncio.sleep(pause)
