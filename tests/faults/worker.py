@@ -11,6 +11,7 @@ DATABASE_URL, RETURNS_TASK_QUEUE) plus
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 from pathlib import Path
@@ -77,5 +78,7 @@ async def main() -> None:
 if __name__ == "__main__":
     from stack.runtime import install_runtime
 
+    # Workflow task failures and retries land in the worker log the harness keeps.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_runtime(core_level="ERROR")
     asyncio.run(main())

@@ -8,6 +8,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
+from activities.event_store import AppendEvents, EventEnvelope, EventStoreActivities
 from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
 from store.read_model import CaseRow, get_case, rebuild, upsert_case
 
@@ -223,3 +224,19 @@ async def test_append_once_answers_a_decided_again_batch_with_the_recorded_one(p
     with pytest.raises(ConcurrencyConflict):
         await store.append_once(s, 0, _events("Other"))
     assert await store.append_once(s, 2, _events("Next")) == []
+
+
+async def test_append_events_once_activity_hands_back_the_recorded_batch(pool: asyncpg.Pool) -> None:
+    s = _stream()
+    summary = _case(s, 1)
+    activities = EventStoreActivities(EventStore(pool))
+    first = EventEnvelope(event_id=uuid.uuid4(), type="Opened", data={"at": "first"})
+    fresh = await activities.append_events_once(
+        AppendEvents(stream_id=s, expected_version=0, events=[first], summary=summary)
+    )
+    assert (fresh.version, fresh.recorded) == (1, [])
+    again = first.model_copy(update={"data": {"at": "again"}})
+    retried = await activities.append_events_once(
+        AppendEvents(stream_id=s, expected_version=0, events=[again], summary=summary)
+    )
+    assert (retried.version, retried.recorded) == (1, [first])
