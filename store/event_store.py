@@ -72,23 +72,60 @@ class EventStore:
         if not events:
             raise ValueError("append needs at least one event")
         async with self._pool.acquire() as conn, conn.transaction():
-            try:
-                version: int = await conn.fetchval(
-                    "select append_events($1, $2, $3, $4, $5)",
-                    stream_id,
-                    expected_version,
-                    [e.event_id for e in events],
-                    [e.type for e in events],
-                    [e.data for e in events],
-                )
-            except asyncpg.PostgresError as exc:
-                if exc.sqlstate == CONFLICT_SQLSTATE:
-                    raise ConcurrencyConflict(str(exc)) from exc
-                raise
-            # Same transaction, so the read model never lags the stream.
-            if case_row is not None:
-                await upsert_case(conn, case_row)
-            return version
+            return await self._append(conn, stream_id, expected_version, events, case_row)
+
+    async def append_once(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        case_row: CaseRow | None = None,
+    ) -> list[StoredEvent]:
+        """append, for a writer that may decide a batch again after a crash (a workflow task
+        retried after its local append committed): the same event ids, but other data (a later
+        `at`, possibly other events). When the batch's first event id is already recorded right
+        after expected_version, nothing is written (the read model neither) and the events
+        recorded from there on are returned: they are the case's record, the new ones are not.
+        Returns [] for a fresh append."""
+        if not events:
+            raise ValueError("append needs at least one event")
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"select {_COLUMNS} from events where stream_id = $1 and stream_version > $2"
+                " order by stream_version",
+                stream_id,
+                expected_version,
+            )
+            if rows and rows[0]["event_id"] == events[0].event_id:
+                return [record_to_event(r) for r in rows]
+            await self._append(conn, stream_id, expected_version, events, case_row)
+            return []
+
+    @staticmethod
+    async def _append(
+        conn: asyncpg.Connection,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        case_row: CaseRow | None,
+    ) -> int:
+        try:
+            version: int = await conn.fetchval(
+                "select append_events($1, $2, $3, $4, $5)",
+                stream_id,
+                expected_version,
+                [e.event_id for e in events],
+                [e.type for e in events],
+                [e.data for e in events],
+            )
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == CONFLICT_SQLSTATE:
+                raise ConcurrencyConflict(str(exc)) from exc
+            raise
+        # Same transaction, so the read model never lags the stream.
+        if case_row is not None:
+            await upsert_case(conn, case_row)
+        return version
 
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:
         rows = await self._pool.fetch(
