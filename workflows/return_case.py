@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Replacement,
         StoreCredit,
     )
+    from domain.events import event_from_json
     from domain.request import ReturnRequest, describe
     from domain.summary import summarize
     from domain.view import CaseView, case_view
@@ -44,6 +45,8 @@ EFFECT_FIRST_TRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_at
 # Search attributes, NeedsAttention on failing effects and the request_override signal came after
 # the first release; histories from before have none of their commands.
 OPS_VISIBILITY = "ops-visibility"
+# Appends that answer a retried batch with the events an earlier attempt committed.
+ADOPT_RECORDED_EVENTS = "adopt-recorded-events"
 
 
 def workflow_id(return_id: str, prefix: str = "") -> str:
@@ -218,19 +221,28 @@ class ReturnCaseWorkflow:
             return
         after = fold(events, self._case)
         assert after is not None
-        await workflow.execute_local_activity_method(
-            EventStoreActivities.append_events,
-            AppendEvents(
-                stream_id=after.case_id,
-                expected_version=self._case.version if self._case else 0,
-                events=[
-                    EventEnvelope(event_id=workflow.uuid4(), type=e.type, data=e.model_dump(mode="json"))
-                    for e in events
-                ],
-                summary=summarize(after),
-            ),
-            start_to_close_timeout=LOCAL,
+        req = AppendEvents(
+            stream_id=after.case_id,
+            expected_version=self._case.version if self._case else 0,
+            events=[
+                EventEnvelope(event_id=workflow.uuid4(), type=e.type, data=e.model_dump(mode="json"))
+                for e in events
+            ],
+            summary=summarize(after),
         )
+        if workflow.patched(ADOPT_RECORDED_EVENTS):
+            appended = await workflow.execute_local_activity_method(
+                EventStoreActivities.append_events_once, req, start_to_close_timeout=LOCAL
+            )
+            if appended.recorded:
+                # A worker died after this batch was committed but before Temporal recorded the
+                # task; the retry decided again at a later now(). The store's record wins.
+                after = fold((event_from_json(e.data) for e in appended.recorded), self._case)
+                assert after is not None
+        else:
+            await workflow.execute_local_activity_method(
+                EventStoreActivities.append_events, req, start_to_close_timeout=LOCAL
+            )
         record_transition(self._case, after)
         self._case = after
         self._changed = True

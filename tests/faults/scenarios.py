@@ -63,7 +63,6 @@ class CrashFigures(Report):
     restarts: int
     effects_checked: int
     events_checked: int
-    retried_times: int
     seconds: float
 
 
@@ -95,7 +94,6 @@ async def crashes(s: Stack, size: Sizes, seed: int) -> CrashFigures:
         restarts=s.worker.kills - kills + len(s.worker.self_kills) - self_kills,  # one after each death
         effects_checked=figures.effects,
         events_checked=figures.events,
-        retried_times=figures.retried_times,
         seconds=round(time.monotonic() - began, 1),
     )
 
@@ -113,7 +111,6 @@ class OutageFigures(Report):
     seconds_down: float
     effects_checked: int
     events_checked: int
-    retried_times: int
     seconds: float
 
 
@@ -150,7 +147,6 @@ async def postgres_outages(s: Stack, size: Sizes, seed: int, down: float = 3.0) 
         seconds_down=round(downtime, 1),
         effects_checked=figures.effects,
         events_checked=figures.events,
-        retried_times=figures.retried_times,
         seconds=round(time.monotonic() - began, 1),
     )
 
