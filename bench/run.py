@@ -170,7 +170,9 @@ async def run_cases(returns: ReturnsClient, n: int, concurrency: int, *, finish:
             else:
                 view = await returns.parcel_received(return_id)
             # The effects (refund, message) follow the answer; the case is done when they are.
-            handle = returns.client.get_workflow_handle_for(ReturnCaseWorkflow.run, returns.case_id(return_id))
+            handle = returns.client.get_workflow_handle_for(
+                ReturnCaseWorkflow.run, returns.case_id(return_id)
+            )
             result = await handle.result()
             assert result.status == "resolved", (return_id, result.status)
             run.return_ids.append(return_id)
@@ -189,6 +191,42 @@ class Stack:
     admin_dsn: str
     client: Client
     tmp: Path
+    temporal_pid: int
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by this process (workers and clients), the Temporal server
+        and PostgreSQL (postmaster, its live backends and those that exited)."""
+        postmaster = int((self.tmp / "pg" / "postmaster.pid").read_text().split()[0])
+        pg = _cpu_of(postmaster, children=True)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == postmaster:
+                    pg += (int(fields[11]) + int(fields[12])) / _HZ
+        t = os.times()
+        return {"python": t.user + t.system, "temporal": _cpu_of(self.temporal_pid), "postgres": pg}
+
+
+_HZ = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int, children: bool = False) -> float:
+    # /proc/<pid>/stat after the command name: utime, stime, cutime, cstime are fields 11-14.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / _HZ
+
+
+@contextlib.contextmanager
+def cpu_per(stack: Stack, into: dict[str, float], count: int) -> Iterator[None]:
+    """Adds CPU milliseconds per unit (a case) of each part to `into`, and the wall time."""
+    before, t0 = stack.cpu(), time.perf_counter()
+    yield
+    after, wall = stack.cpu(), time.perf_counter() - t0
+    into.update({f"cpu_ms_{k}": round((after[k] - before[k]) * 1000 / count, 1) for k in after})
+    into["wall_ms"] = round(wall * 1000 / count, 1)
 
 
 @contextlib.asynccontextmanager
@@ -203,7 +241,7 @@ async def embedded_stack() -> AsyncIterator[Stack]:
             try:
                 dsn = await new_database(pg.dsn, "returns")
                 client = await Client.connect(temporal.address, data_converter=data_converter())
-                yield Stack(temporal.address, dsn, pg.dsn, client, tmp)
+                yield Stack(temporal.address, dsn, pg.dsn, client, tmp, temporal.process.pid)
             finally:
                 pg.stop()
         finally:
@@ -283,7 +321,7 @@ async def bench_temporal(stack: Stack, baseline: ModuleType, sizes: Sizes) -> di
     pool = await create_pool(stack.dsn, min_size=2, max_size=10)
     bare_q, svc_q = f"bare-{uuid.uuid4()}", f"svc-{uuid.uuid4()}"
     returns = ReturnsClient(stack.client, svc_q)
-    out: dict[str, Any] = {"bare": {}, "service": {}}
+    out: dict[str, Any] = {"bare": {}, "service": {}, "cpu": {}}
     try:
         async with (
             Worker(
@@ -298,10 +336,17 @@ async def bench_temporal(stack: Stack, baseline: ModuleType, sizes: Sizes) -> di
             await baseline.temporal_baseline(stack.client, bare_q, n=5, concurrency=5)
             await run_cases(returns, 5, 5)
             for c, n in ((1, sizes.sequential), (sizes.concurrency, sizes.concurrent)):
-                bare = await baseline.temporal_baseline(stack.client, bare_q, n=n, concurrency=c, local=True)
-                svc = await run_cases(returns, n, c)
+                cpu_bare: dict[str, float] = {}
+                with cpu_per(stack, cpu_bare, n):
+                    bare = await baseline.temporal_baseline(
+                        stack.client, bare_q, n=n, concurrency=c, local=True
+                    )
+                cpu_svc: dict[str, float] = {}
+                with cpu_per(stack, cpu_svc, n):
+                    svc = await run_cases(returns, n, c)
                 out["bare"][c] = bare
                 out["service"][c] = svc
+                out["cpu"][c] = {"bare": cpu_bare, "service": cpu_svc}
     finally:
         await pool.close()
     return out
@@ -489,6 +534,8 @@ def summarize(
         "append_ratio": round(appends["append_events_per_s"] / pg["concurrent_commits_per_s"], 2),
         "raw_single_row_commits_per_s": round(pg["single_row_commits_per_s"]),
         "raw_copy_rows_per_s": round(pg["copy_rows_per_s"]),
+        # Where the time goes: CPU ms per case of each process, bare workflow vs service.
+        "cpu_per_case": {str(k): v for k, v in temporal["cpu"].items()},
     }
     result.update({k: round(v, 2) if isinstance(v, float) else v for k, v in parts.items()})
     return result
@@ -526,6 +573,12 @@ def table(r: dict[str, Any]) -> str:
     ]
     rows += [(k.replace("_", " "), v, "", "") for k, v in r.items() if k.startswith("worker_rss_mb")]
     rows += [(k.replace("_", " "), v, "", "") for k, v in r.items() if "_workers" in k]
+    for c, parts in r["cpu_per_case"].items():
+        for part in ("python", "temporal", "postgres"):
+            svc, bare = parts["service"][f"cpu_ms_{part}"], parts["bare"][f"cpu_ms_{part}"]
+            rows.append(
+                (f"CPU ms/case {part}, {c} concurrent", svc, bare, round(svc / bare, 2) if bare else "")
+            )
     width = [max(len(str(row[i])) for row in rows) for i in range(4)]
     return "\n".join("  ".join(str(v).ljust(width[i]) for i, v in enumerate(row)) for row in rows)
 
