@@ -23,6 +23,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from converter import data_converter
 from domain import commands as cmd
+from domain.assessment import assess
+from domain.details import list_summary
+from domain.policy import DEFAULT_POLICY_FILE, Policy, load_policy
 from domain.request import InvalidRequest, ReturnRequest, describe, parse_request
 from domain.view import CaseView
 from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow, StartCase, workflow_id
@@ -46,10 +49,14 @@ def _command(model: type[cmd._Command], **kwargs: Any) -> Any:
 
 
 class ReturnsClient:
-    def __init__(self, client: Client, task_queue: str = TASK_QUEUE, id_prefix: str = "") -> None:
+    def __init__(
+        self, client: Client, task_queue: str = TASK_QUEUE, id_prefix: str = "", policy: Policy | None = None
+    ) -> None:
         self.client = client
         self.task_queue = task_queue
         self.id_prefix = id_prefix
+        # Only for the one-line summary in the UI's workflow list; the worker's policy decides.
+        self.policy = policy or load_policy(os.environ.get("RETURNS_POLICY", DEFAULT_POLICY_FILE))
 
     def case_id(self, return_id: str) -> str:
         return workflow_id(return_id, self.id_prefix)
@@ -80,7 +87,7 @@ class ReturnsClient:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             # A closed case is never started again: its return_id answers with the closed case.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"{req.return_id}: {req.items[0].line_id} of order {req.order.order_id}",
+            static_summary=list_summary(req, assess(req.at(datetime.now(UTC)), self.policy).kind),
         )
         try:
             return await self.client.execute_update_with_start_workflow(

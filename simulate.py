@@ -23,8 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from temporalio.testing import WorkflowEnvironment
 
-from converter import data_converter
-from domain.policy import DEFAULT_POLICY_FILE
+from domain.policy import DEFAULT_POLICY_FILE, load_policy
 from domain.request import InvalidRequest, ReturnRequest, describe, parse_request
 from returns_client import Refused, ReturnsClient
 from store.event_store import EventStore
@@ -94,7 +93,7 @@ async def simulation(
     policy_file: Path,
 ) -> AsyncIterator[tuple[ReturnsClient, EventStore, WorkflowEnvironment]]:
     """Time-skipping test server + real PostgreSQL (embedded unless DATABASE_URL) + the real worker."""
-    from stack.embedded import find_binary, start_postgres
+    from stack.embedded import start_postgres, time_skipping_server
     from worker import build_worker, prepare_database
 
     with contextlib.ExitStack() as stack:
@@ -107,13 +106,11 @@ async def simulation(
             dsn = pg.dsn
         pool = await prepare_database(dsn)
         try:
-            async with await WorkflowEnvironment.start_time_skipping(
-                data_converter=data_converter(),
-                test_server_existing_path=find_binary("temporal-test-server"),
-            ) as env:
+            async with time_skipping_server() as env:
                 task_queue = f"simulate-{uuid.uuid4()}"
                 async with build_worker(env.client, pool, policy_file, task_queue):
-                    yield ReturnsClient(env.client, task_queue), EventStore(pool), env
+                    rc = ReturnsClient(env.client, task_queue, policy=load_policy(policy_file))
+                    yield rc, EventStore(pool), env
         finally:
             await pool.close()
 

@@ -29,19 +29,9 @@ from store.db import create_pool
 from store.event_store import EventStore
 from store.migrate import migrate
 from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow
+from workflows.search_attributes import SEARCH_ATTRIBUTES  # noqa: F401 (registered by the stacks)
 
 ROOT = Path(__file__).resolve().parent
-
-# Search attributes ops filter on in the UI (registered by the embedded stack).
-SEARCH_ATTRIBUTES = {
-    "ReturnStatus": "Keyword",
-    "ReturnKind": "Keyword",
-    "Resolution": "Keyword",
-    "OrderId": "Keyword",
-    "CustomerId": "Keyword",
-    "ReturnTotal": "Double",
-    "NeedsAttention": "Bool",
-}
 
 
 # Every setting the worker reads, with what it means; the compose stack is checked against it.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from domain import commands as cmd
@@ -25,8 +25,8 @@ class Timer:
     action: Literal["remind", "expire", "default_choice", "auto_inspection", "close_appeal"]
     need: Need | None = None
 
-    @property
-    def summary(self) -> str:
+    def summary(self, now: datetime) -> str:
+        """For the timer in the UI: "Photos reminder in 7 days (2026-12-02 10:00 UTC)"."""
         what = {
             "remind": f"{self.need} reminder",
             "expire": f"expiry for missing {self.need}",
@@ -34,7 +34,10 @@ class Timer:
             "auto_inspection": "inspection auto-approval",
             "close_appeal": "end of the appeal window",
         }[self.action]
-        return f"{what.capitalize()} at {self.at.isoformat()}"
+        left = self.at - now
+        days, hours = left.days, left.seconds // 3600
+        when = f"{days} day{'s' * (days != 1)}" if days else f"{hours} hour{'s' * (hours != 1)}"
+        return f"{what.capitalize()} in {when} ({self.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
 
 
 def timers(case: ReturnCase) -> list[Timer]:

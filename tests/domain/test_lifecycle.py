@@ -832,3 +832,17 @@ def test_a_request_delivered_after_the_case_starts_is_refused_not_stuck() -> Non
     open_case = cmd.OpenCase(case_id="c", request=parse_request(data), policy=load_policy())
     with pytest.raises(Refused, match="delivered_at"):
         decide(None, open_case, T0)
+
+
+def test_timer_summary_says_what_and_when_for_the_ui() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from domain.decider import Timer
+
+    at = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    assert Timer(at, "remind", "photos").summary(at - timedelta(days=7)) == (
+        "Photos reminder in 7 days (2026-12-02 10:00 UTC)"
+    )
+    assert Timer(at, "close_appeal").summary(at - timedelta(hours=5)) == (
+        "End of the appeal window in 5 hours (2026-12-02 10:00 UTC)"
+    )

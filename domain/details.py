@@ -1,0 +1,102 @@
+"""What ops read about a case in the Temporal UI: the one-line summary of the workflow list, the
+reasons it needs attention, and the Markdown details of the case page. Pure functions of the
+ReturnCase (plus what only the workflow knows: failing effects and refused override signals)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.case import ReturnCase
+from domain.money import fmt
+from domain.request import ReturnRequest
+
+
+class RefusedOverride(BaseModel):
+    """An override that arrived as a signal and was refused: signals cannot answer, so it is
+    kept for the case page instead of being dropped."""
+
+    model_config = ConfigDict(frozen=True)
+    at: datetime
+    actor: str
+    type: str
+    reason: str
+
+
+def list_summary(request: ReturnRequest, kind: str) -> str:
+    """One line for the workflow list: return id, kind, total, first item."""
+    lines = [(request.order.line(i.line_id), i.quantity) for i in request.items]
+    first = lines[0][0].name + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "")
+    total = sum((line.unit_price * quantity for line, quantity in lines), Decimal(0))
+    return f"{request.return_id} · {kind} · €{fmt(total)} · {first}"
+
+
+def attention_reasons(case: ReturnCase, failing_effects: Sequence[str] = ()) -> list[str]:
+    """Why ops should look: rejected within its appeal window, a reminder sent on an open case,
+    an override applied (kept for audit), an effect failing."""
+    reasons: list[str] = []
+    if case.status == "rejected" and case.closed_at is None:
+        reasons.append("rejected, appeal window open")
+    if case.reminded and case.closed_at is None and case.outcome is None:
+        reasons.append("reminder sent: " + ", ".join(case.reminded))
+    if case.overrides:
+        reasons.append(f"{len(case.overrides)} override(s) applied")
+    reasons.extend(f"effect failing: {what}" for what in failing_effects)
+    return reasons
+
+
+def case_details(
+    case: ReturnCase,
+    failing_effects: Sequence[str] = (),
+    refused_overrides: Sequence[RefusedOverride] = (),
+) -> str:
+    """Current details in Markdown: needs with instructions, quote, messages, overrides."""
+    a = case.assessment
+    out = [
+        f"## {case.return_id} · {a.kind} · {case.status}",
+        f"Order {case.request.order.order_id} · customer {case.request.order.customer.id}"
+        f" · policy {case.policy.version}",
+    ]
+    reasons = attention_reasons(case, failing_effects)
+    if reasons:
+        out += ["", "**Needs attention:** " + "; ".join(reasons)]
+
+    out += ["", "### Waiting for"]
+    needs = case.needs
+    if not needs:
+        out.append("- nothing" + (f" (closed {case.closed_at:%Y-%m-%d})" if case.closed_at else ""))
+    for need in needs:
+        out.append(f"- {need}")
+        if need == "photos":
+            for item in a.accepted:
+                missing = case.photos_missing(item)
+                for req in item.photo_requirements[len(item.photo_requirements) - missing :]:
+                    out.append(f"  - {item.line_id} {item.name}: {req.instruction} ({req.rule})")
+
+    out += ["", "### Items", "| line | item | qty | kind | rule |", "|---|---|---|---|---|"]
+    out += [f"| {i.line_id} | {i.name} | {i.quantity} | {i.kind} | {i.rule} |" for i in a.items]
+
+    q = case.quote
+    out += ["", f"### Quote: €{fmt(q.total)}" + (f" ({case.resolution})" if case.resolution else "")]
+    out.append(f"- gross €{fmt(q.gross)}")
+    out += [f"- −€{fmt(d.amount)} {d.line_id}: {d.explanation} ({d.rule})" for d in q.deductions]
+    if case.refunded:
+        out.append(f"- refunded €{fmt(case.refunded)}")
+    if case.store_credit:
+        out.append(f"- store credit €{fmt(case.store_credit)}")
+
+    out += ["", "### Messages sent"]
+    out += [f"- {m}" for m in case.customer_messages] or ["- none"]
+
+    if case.overrides:
+        out += ["", "### Overrides"]
+        out += [f"- {o.at:%Y-%m-%d %H:%M} {o.type} by {o.actor}: {o.reason}" for o in case.overrides]
+    if refused_overrides:
+        out += ["", "### Refused override signals"]
+        out += [
+            f"- {r.at:%Y-%m-%d %H:%M} {r.type} by {r.actor or '?'}: {r.reason}" for r in refused_overrides
+        ]
+    return "\n".join(out)
