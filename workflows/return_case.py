@@ -280,10 +280,11 @@ class ReturnCaseWorkflow:
             case LicenceRevocation():
                 await workflow.execute_activity_method(EffectActivities.revoke_licence, effect, **opts)
             case CustomerMessage():
+                send = EffectActivities.send_message
                 if workflow.patched(LOCAL_MESSAGES):
-                    await workflow.execute_local_activity_method(EffectActivities.send_message, effect, **opts)
+                    await workflow.execute_local_activity_method(send, effect, **opts)
                 else:
-                    await workflow.execute_activity_method(EffectActivities.send_message, effect, **opts)
+                    await workflow.execute_activity_method(send, effect, **opts)
 
 
 def effect_summary(effect: Effect) -> str:
