@@ -501,7 +501,7 @@ async def bench_open_cases(stack: Stack, open_cases: int) -> dict[str, float]:
     with worker_processes(stack, task_queue) as (proc,):
         idle = rss_mb(proc.pid)
         returns = ReturnsClient(stack.client, task_queue)
-        run = await run_cases(returns, open_cases, 20, finish=False)
+        run = await run_cases(returns, open_cases, 50, finish=False)
         await asyncio.sleep(2)  # let the worker settle after the last task
         return {
             "worker_rss_mb_idle": idle,

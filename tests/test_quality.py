@@ -33,5 +33,6 @@ def test_mypy_clean() -> None:
         "simulate.py",
         "returns_client.py",
         "converter.py",
+        "bench",
     )
     assert done.returncode == 0, done.stdout[-3000:]
