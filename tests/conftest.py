@@ -3,6 +3,8 @@ Temporal test server, and a worker running the real workflow and activities."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -17,6 +19,14 @@ from stack.embedded import time_skipping_server
 from store.db import create_pool
 from store.migrate import migrate
 from worker import build_worker
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A temp root of this run's own: pytest's shared numbered dirs (and their clean-up of older
+    ones) collide when several test runs share a machine."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="returns-tests-")
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,7 @@ def test_mypy_clean() -> None:
         "simulate.py",
         "returns_client.py",
         "converter.py",
+        "deploy",
         "bench",
     )
     assert done.returncode == 0, done.stdout[-3000:]

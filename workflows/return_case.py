@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.request import ReturnRequest, describe
     from domain.summary import summarize
     from domain.view import CaseView, case_view
+    from workflows.metrics import record_transition
     from workflows.search_attributes import search_attribute_updates
 
 TASK_QUEUE = "returns"
@@ -233,6 +234,7 @@ class ReturnCaseWorkflow:
             ),
             start_to_close_timeout=LOCAL,
         )
+        record_transition(self._case, after)
         self._case = after
         self._changed = True
         self._publish()

@@ -113,10 +113,7 @@ async def test_override_by_signal_lands_in_overrides_and_flags_the_case(
         {"action": "override", "type": "waive_photos", "actor": "ops:anna", "reason": "photo by phone"},
     )
 
-    async def resolved() -> bool:
-        return (await returns.status(rid)).status == "resolved"
-
-    await eventually(resolved)
+    await handle(returns, rid).result()  # resolved, effects done, workflow closed
     view = await returns.status(rid)
     assert [(o.type, o.actor, o.reason) for o in view.overrides] == [
         ("waive_photos", "ops:anna", "photo by phone")

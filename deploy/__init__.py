@@ -1,0 +1,1 @@
+"""Deployment support: docker-compose.yml's scripts, configs and the worker's health check."""
