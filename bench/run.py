@@ -519,17 +519,29 @@ async def bench_open_cases(stack: Stack, open_cases: int) -> dict[str, float]:
         }
 
 
-async def bench_scale_out(stack: Stack, cases: int, concurrency: int = 40) -> dict[str, float]:
-    """Full cases against one and against two worker.py processes on the same task queue."""
+async def bench_scale_out(
+    stack: Stack, cases: int, concurrency: int = 40, rounds: int = 2
+) -> dict[str, float]:
+    """Full cases against one and against two worker.py processes (each set on a task queue of
+    its own, all started up front), taking turns; medians, and CPU ms per case of the workers."""
     out: dict[str, float] = {}
-    for count in (1, 2):
-        task_queue = f"scale-{uuid.uuid4()}"
-        with worker_processes(stack, task_queue, count):
-            returns = ReturnsClient(stack.client, task_queue)
-            await run_cases(returns, 10, 10)
-            run = await run_cases(returns, cases, concurrency)
-            out[f"cases_per_s_{count}_workers"] = run.cases_per_s
-            out[f"submit_p50_ms_{count}_workers"] = run.p50
+    q1, q2 = f"scale1-{uuid.uuid4()}", f"scale2-{uuid.uuid4()}"
+    with worker_processes(stack, q1, 1) as one, worker_processes(stack, q2, 2) as two:
+        sets = {1: (ReturnsClient(stack.client, q1), one), 2: (ReturnsClient(stack.client, q2), two)}
+        for returns, _ in sets.values():
+            await run_cases(returns, 10, 10)  # warm up
+        runs: dict[int, list[CaseRun]] = {1: [], 2: []}
+        cpu: dict[int, float] = {1: 0.0, 2: 0.0}
+        for r in range(rounds):
+            for count in (1, 2) if r % 2 == 0 else (2, 1):
+                returns, procs = sets[count]
+                before = sum(_cpu_of(p.pid) for p in procs)
+                runs[count].append(await run_cases(returns, cases // rounds, concurrency))
+                cpu[count] += sum(_cpu_of(p.pid) for p in procs) - before
+        for count, done in runs.items():
+            out[f"cases_per_s_{count}_workers"] = statistics.median(r.cases_per_s for r in done)
+            out[f"submit_p50_ms_{count}_workers"] = statistics.median(r.p50 for r in done)
+            out[f"worker_cpu_ms_per_case_{count}_workers"] = cpu[count] * 1000 / sum(r.cases for r in done)
     return out
 
 
