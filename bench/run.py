@@ -676,7 +676,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(text)
     if not args.quick:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        stem = f"{result['date'][:10]}_{result['machine']['host']}"
+        stem = f"{result['date'][:16].replace(':', '')}_{result['machine']['host']}"
         (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
         (RESULTS / f"{stem}.txt").write_text(text + "\n")
     print(json.dumps(result))
