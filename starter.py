@@ -10,7 +10,8 @@ a refused or invalid input prints one line on stderr and exits 2.
     python3 starter.py cancel RETURN_ID
     python3 starter.py override RETURN_ID TYPE --actor A --reason R [--kind K] [--resolution R]
 
-Env: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, RETURNS_TASK_QUEUE.
+Env: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, RETURNS_TASK_QUEUE,
+RETURNS_CODEC_KEYS (default: the embedded stack's key file under RETURNS_DATA_DIR, .data).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+from codec import CodecError
 from domain.request import InvalidRequest, parse_request
 from domain.view import CaseView
 from returns_client import CaseNotFound, Refused, ReturnsClient
@@ -29,7 +31,7 @@ from returns_client import CaseNotFound, Refused, ReturnsClient
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # One clear line and exit 2, like every other refusal.
-        print(f"usage error: {message}", file=sys.stderr)
+        print(one_line(f"usage error: {message}"), file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -99,13 +101,23 @@ async def run(args: argparse.Namespace) -> CaseView:
     raise AssertionError(args.command)
 
 
+def one_line(message: str, limit: int = 500) -> str:
+    """Refusals may echo input: control characters escaped (a newline in a return_id must not
+    forge a second line in someone's log) and long values cut."""
+    text = message.translate({c: f"\\x{c:02x}" for c in (*range(32), 127)})
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     try:
         view = asyncio.run(run(args))
     except (InvalidRequest, Refused, CaseNotFound) as e:
-        print(str(e), file=sys.stderr)
+        print(one_line(str(e)), file=sys.stderr)
         return 2
+    except CodecError as e:  # keys missing or wrong: a setting, not the input
+        print(one_line(f"cannot read the case: {e}"), file=sys.stderr)
+        return 1
     except RuntimeError as e:
         if "connect" in str(e).lower():
             print(f"cannot reach Temporal: {e}", file=sys.stderr)

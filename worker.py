@@ -10,8 +10,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,9 +25,11 @@ from temporalio.worker import Worker
 from activities.effects import EffectActivities
 from activities.event_store import EventStoreActivities
 from activities.policy import PolicyActivities
+from codec import KEYS_ENV, PLAINTEXT_ENV, CodecError, Keyring, ensure_key_file, plaintext_allowed
+from codec_server import CodecServer
 from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
-from store.db import create_pool
+from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
 from store.migrate import migrate
 from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow
@@ -43,6 +47,13 @@ ENV_VARS = {
     "RETURNS_TASK_QUEUE": "task queue (default: returns)",
     "RETURNS_DATA_DIR": "where the embedded stack keeps its data (default: .data)",
     "RETURNS_METRICS_PORT": "port for Prometheus metrics on /metrics; unset: no metrics endpoint",
+    "DATABASE_ADMIN_URL": "PostgreSQL DSN that runs the migrations (owner); unset: DATABASE_URL does",
+    "RETURNS_CODEC_KEYS": "payload encryption keys, keyid:base64key,... (32 bytes); the first encrypts; "
+    "unset: RETURNS_DATA_DIR/codec-keys, which the embedded stack creates",
+    "RETURNS_ALLOW_PLAINTEXT_PAYLOADS": "1 lets a worker on an external Temporal run without keys",
+    "RETURNS_CODEC_TOKEN": "token of the codec server (codec_server.py; the embedded UI's one); "
+    "unset in the embedded stack: a new one per start",
+    "RETURNS_CODEC_CORS_ORIGINS": "codec_server.py: Web UI origins allowed to call it, comma-separated",
 }
 
 
@@ -55,6 +66,8 @@ class Settings:
     task_queue: str
     data_dir: Path
     metrics_port: int | None = None
+    database_admin_url: str | None = None
+    codec_token: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -67,15 +80,43 @@ class Settings:
             task_queue=env.get("RETURNS_TASK_QUEUE", TASK_QUEUE),
             data_dir=Path(env.get("RETURNS_DATA_DIR", str(ROOT / ".data"))),
             metrics_port=int(env["RETURNS_METRICS_PORT"]) if env.get("RETURNS_METRICS_PORT") else None,
+            database_admin_url=env.get("DATABASE_ADMIN_URL") or None,
+            codec_token=env.get("RETURNS_CODEC_TOKEN") or None,
         )
 
 
-async def prepare_database(dsn: str) -> asyncpg.Pool:
-    """A pool on a migrated database: the worker applies pending migrations at start."""
-    pool = await create_pool(dsn, min_size=2, max_size=10)
-    async with pool.acquire() as conn:
+async def prepare_database(
+    dsn: str, admin_dsn: str | None = None, local_login: str | None = None
+) -> asyncpg.Pool:
+    """A pool on a migrated database: the worker applies pending migrations at start, as the
+    admin when one is given (the pool's role may append events but not change them).
+    ``local_login``: make that passwordless login in the service's role first (embedded)."""
+    conn = await asyncpg.connect(admin_dsn or dsn)
+    try:
         await migrate(conn)
-    return pool
+        if local_login is not None:
+            await ensure_app_login(conn, local_login)
+    finally:
+        await conn.close()
+    return await create_pool(dsn, min_size=2, max_size=10)
+
+
+class ConfigError(Exception):
+    """A setting that keeps the worker from starting; one line for the operator."""
+
+
+def keyring_for(settings: Settings) -> Keyring:
+    """The payload keys. The embedded stack makes its own once; a worker on an external
+    Temporal must be given keys (or told explicitly to write customer data in the clear)."""
+    if settings.temporal_address is None and not os.environ.get(KEYS_ENV):
+        ensure_key_file(settings.data_dir)
+    keyring = Keyring.from_env(settings.data_dir)
+    if not keyring and not plaintext_allowed():
+        raise ConfigError(
+            f"no payload keys: set {KEYS_ENV} (keyid:base64key, 32 bytes) as for the other workers, "
+            f"or {PLAINTEXT_ENV}=1 to write customer data to Temporal unencrypted"
+        )
+    return keyring
 
 
 def build_worker(
@@ -113,28 +154,37 @@ async def service(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Poo
     from stack.embedded import start_postgres, start_temporal_dev_server
 
     notes: list[str] = []
-    stops = []
+    stops: list[Callable[[], None]] = []
+    keyring = keyring_for(settings)
     try:
         address = settings.temporal_address
         if address is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
+            # The UI decodes through a codec server whose token only its own config holds.
+            codec = CodecServer(keyring, settings.codec_token or secrets.token_urlsafe(24), port=0).start()
+            stops.append(codec.stop)
             temporal = start_temporal_dev_server(
                 settings.data_dir / "temporal.db",
                 search_attributes=SEARCH_ATTRIBUTES,
                 log_file=settings.data_dir / "temporal.log",
+                ui_codec_endpoint=codec.endpoint,
             )
             stops.append(temporal.stop)
             address = temporal.address
+            if temporal.ui_url is not None:
+                codec.origins = {temporal.ui_url, temporal.ui_url.replace("127.0.0.1", "localhost")}
             notes.append(f"Temporal dev server at {address} (state in {settings.data_dir / 'temporal.db'})")
-            notes.append(f"Temporal Web UI: {temporal.ui_url}")
-        dsn = settings.database_url
+            notes.append(f"Temporal Web UI: {temporal.ui_url} (decodes payloads through {codec.url})")
+        dsn, admin_dsn, login = settings.database_url, settings.database_admin_url, None
         if dsn is None:
             pg = start_postgres(settings.data_dir / "pg")
             stops.append(pg.stop)
-            dsn = pg.dsn
-            notes.append(f"Embedded PostgreSQL: {dsn}")
-        pool = await prepare_database(dsn)
-        client = await Client.connect(address, namespace=settings.namespace, data_converter=data_converter())
+            admin_dsn, dsn, login = pg.dsn, dsn_as(pg.dsn, APP_LOGIN), APP_LOGIN
+            notes.append(f"Embedded PostgreSQL: {dsn} (migrations as {pg.dsn})")
+        pool = await prepare_database(dsn, admin_dsn, login)
+        client = await Client.connect(
+            address, namespace=settings.namespace, data_converter=data_converter(keyring)
+        )
         try:
             yield client, pool, notes
         finally:
@@ -145,6 +195,11 @@ async def service(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Poo
 
 
 async def main(settings: Settings) -> None:
+    try:
+        keyring_for(settings)
+    except (ConfigError, CodecError) as e:
+        print(f"worker: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     async with service(settings) as (client, pool, notes):
         worker = build_worker(client, pool, settings.policy_file, settings.task_queue)
         stop = asyncio.Event()

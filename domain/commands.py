@@ -13,11 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from domain.assessment import AcceptKind
 from domain.events import OverrideType
 from domain.policy import Policy
-from domain.request import Resolution, ReturnRequest
+from domain.request import Resolution, ReturnRequest, refuse_nul
 
 
 class _Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> _Command:
+        refuse_nul(self)
+        return self
 
 
 class OpenCase(_Command):

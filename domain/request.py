@@ -37,8 +37,22 @@ Id = Field(min_length=1, max_length=100)
 Text = Field(max_length=500)
 
 
+def refuse_nul(model: BaseModel) -> None:
+    """PostgreSQL text cannot hold NUL: refuse it at the door, or the case's first append would
+    retry forever."""
+    for name, value in model:
+        values = value if isinstance(value, list | tuple) else (value,)
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise _error(name, "must not contain NUL characters")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> _Strict:
+        refuse_nul(self)
+        return self
 
 
 class Customer(_Strict):

@@ -122,11 +122,13 @@ def start_temporal_dev_server(
     ui_port: int | None = None,
     search_attributes: dict[str, str] | None = None,
     log_file: Path | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> TemporalHandle:
     """Run `temporal server start-dev` and return once its gRPC frontend accepts clients.
 
     ``db_file`` None keeps state in memory only. ``search_attributes`` maps name -> type
-    (Text, Keyword, Int, Double, Bool, Datetime, KeywordList).
+    (Text, Keyword, Int, Double, Bool, Datetime, KeywordList). ``ui_codec_endpoint`` is the
+    codec server the Web UI decodes payloads through.
     """
     port = port if port is not None else _free_port(7233)
     ui_port = ui_port if ui_port is not None else _free_port(8233, exclude=port)
@@ -145,6 +147,8 @@ def start_temporal_dev_server(
         cmd += ["--db-filename", str(db_file)]
     for name, type_ in (search_attributes or {}).items():
         cmd += ["--search-attribute", f"{name}={type_}"]
+    if ui_codec_endpoint is not None:
+        cmd += ["--ui-codec-endpoint", ui_codec_endpoint]
 
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -191,12 +195,14 @@ async def _wait(address: str, timeout: float, proc: subprocess.Popen[bytes] | No
 @contextlib.asynccontextmanager
 async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from its wheel, with the service's converter and search
-    attributes (it takes them by API, not on the command line)."""
+    attributes (it takes them by API, not on the command line). No payload keys, whatever a local
+    .data/ holds: the server lives in memory, and histories recorded on it replay anywhere."""
+    from codec import Keyring
     from converter import data_converter
     from workflows.search_attributes import register_search_attributes
 
     async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(),
+        data_converter=data_converter(Keyring()),
         test_server_existing_path=find_binary("temporal-test-server"),
     ) as env:
         await register_search_attributes(env.client)

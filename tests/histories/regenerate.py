@@ -1,0 +1,55 @@
+"""Record the histories of a release: run every case file (../shared/cases and cases/) on the
+time-skipping server with the current workflow code, one history per case, into
+tests/histories/<release>/ (emptied first), with a README naming the commit.
+
+    python3 tests/histories/regenerate.py release-3 [CASE.json...]
+
+A release directory stands for the cases open on the servers when that code ran: once committed
+it never changes. Record a new one after a change to the workflow's commands (behind
+workflow.patched), never to make a failing replay pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+from replay import record  # noqa: E402
+from tests.test_cli import OWN_CASES, SHARED_CASES  # noqa: E402
+
+
+async def main(argv: list[str]) -> None:
+    if not argv or not argv[0].startswith("release-"):
+        raise SystemExit(__doc__)
+    out = HERE / argv[0]
+    cases = [Path(a) for a in argv[1:]] or SHARED_CASES + OWN_CASES
+    out.mkdir(exist_ok=True)
+    for old in out.glob("*.json"):
+        old.unlink()
+    written = await record(cases, out)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    (out / "README.md").write_text(
+        f"Histories of {len(written)} case files (../shared/cases and cases/), recorded with the\n"
+        f"workflow code of commit {commit} by `python3 tests/histories/regenerate.py {out.name}`.\n"
+        "They never change: tests/test_replay.py replays them against today's code.\n"
+    )
+    for path in written:
+        print(path.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    from stack.runtime import install_runtime
+
+    install_runtime()
+    asyncio.run(main(sys.argv[1:]))
+    sys.stdout.flush()
+    os._exit(0)  # as in simulate.py: the SDK's runtime threads can abort the interpreter at exit

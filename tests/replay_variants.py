@@ -1,0 +1,34 @@
+"""Two variants of the ReturnCase workflow for tests/test_replay.py, under the same workflow name:
+the same change made wrongly and rightly. A module of their own: the replayer's sandbox imports
+a workflow's module afresh for every history, so it is kept small."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.view import CaseView
+    from workflows.return_case import ReturnCaseWorkflow, StartCase
+
+
+@workflow.defn(name="ReturnCase")
+class IncompatibleReturnCase(ReturnCaseWorkflow):
+    """An engineer adds a step before the case is opened (a timer) without workflow.patched."""
+
+    @workflow.run
+    async def run(self, start: StartCase) -> CaseView:
+        await workflow.sleep(timedelta(seconds=1))
+        return await super().run(start)
+
+
+@workflow.defn(name="ReturnCase")
+class PatchedReturnCase(ReturnCaseWorkflow):
+    """The same change as it must be made: histories from before it take the old path."""
+
+    @workflow.run
+    async def run(self, start: StartCase) -> CaseView:
+        if workflow.patched("pause-before-opening"):
+            await workflow.sleep(timedelta(seconds=1))
+        return await super().run(start)
