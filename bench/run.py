@@ -46,6 +46,7 @@ from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.worker import Replayer, Worker  # noqa: E402
 
 from activities.event_store import row_of_stream  # noqa: E402
+from codec import KEYS_ENV, Keyring  # noqa: E402
 from converter import data_converter  # noqa: E402
 from domain.policy import DEFAULT_POLICY_FILE  # noqa: E402
 from domain.view import CaseView  # noqa: E402
@@ -472,7 +473,8 @@ async def bench_batch_and_projection(
             "projection_events": written,
             "projection_events_per_s": projection,
             # What bounds it: the fold is Python CPU; this is the rate with a core to itself.
-            "projection_events_per_python_cpu_s": written / cpu["python"],
+            # (/proc counts in clock ticks: a tiny rebuild may show none)
+            "projection_events_per_python_cpu_s": written / max(cpu["python"], 1 / _HZ),
             "projection_postgres_cpu_s": cpu["postgres"],
             "projection_python_cpu_s": cpu["python"],
         }
@@ -633,6 +635,8 @@ def table(r: dict[str, Any]) -> str:
 
 
 async def run(sizes: Sizes) -> dict[str, Any]:
+    # Payloads encrypted as in production: this process and the worker processes share one key.
+    os.environ.setdefault(KEYS_ENV, Keyring.generate("bench"))
     baseline = load_baseline()
     load_before = os.getloadavg()
     async with embedded_stack() as stack:

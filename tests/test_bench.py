@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.run import Sizes, run, table
+from codec import KEYS_ENV, Keyring
 
 
-async def test_bench_runs_every_part_and_reports_every_key() -> None:
+async def test_bench_runs_every_part_and_reports_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEYS_ENV, Keyring.generate("bench-test"))  # run() would set it for good
     sizes = Sizes(
         rounds=1,
         sequential=2,
