@@ -6,9 +6,13 @@ CaseNotFound, or Refused (the action is not allowed now; nothing changed).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio.client import (
@@ -16,6 +20,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -31,6 +36,36 @@ from domain.view import CaseView
 from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow, StartCase, workflow_id
 
 DEFAULT_ADDRESS = "localhost:7233"
+T = TypeVar("T")
+
+# The server lost or refused an update before deciding it: the worker died (the update is
+# aborted), the server is restarting, or too many updates wait on one case (10 by default).
+TRANSIENT = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED}
+RETRY_FOR = 120.0  # seconds
+
+
+def _transient(e: RPCError) -> bool:
+    # Also refused while the case's workflow task keeps failing (attempt after attempt timed out
+    # because its worker died); the next worker gets past it.
+    return e.status in TRANSIENT or (
+        e.status == RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in e.message
+    )
+
+
+async def _retry_transient(call: Callable[[], Awaitable[T]], seconds: float = RETRY_FOR) -> T:
+    """Retry a call the server could not decide. Only for calls that are safe to repeat: every
+    update is sent with one update id for all attempts, so the server applies it at most once."""
+    deadline = time.monotonic() + seconds
+    pause = 0.2
+    while True:
+        try:
+            return await call()
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as e:
+            transient = isinstance(e, WorkflowUpdateRPCTimeoutOrCancelledError) or _transient(e)
+            if not transient or time.monotonic() + pause > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 5.0)
 
 
 class Refused(Exception):
@@ -79,24 +114,29 @@ class ReturnsClient:
         req = request if isinstance(request, ReturnRequest) else parse_request(request)
         if req.requested_at is None and req.order.delivered_at > datetime.now(UTC):
             raise InvalidRequest("invalid request: order.delivered_at: is in the future")
-        start = WithStartWorkflowOperation(
-            ReturnCaseWorkflow.run,
-            StartCase(request=req),
-            id=self.case_id(req.return_id),
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # A closed case is never started again: its return_id answers with the closed case.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=list_summary(req, assess(req.at(datetime.now(UTC)), self.policy).kind),
-        )
-        try:
-            return await self.client.execute_update_with_start_workflow(
-                ReturnCaseWorkflow.submit, start_workflow_operation=start
+        update_id = f"submit-{uuid.uuid4()}"
+
+        async def attempt() -> CaseView:
+            start = WithStartWorkflowOperation(
+                ReturnCaseWorkflow.run,
+                StartCase(request=req),
+                id=self.case_id(req.return_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # A closed case is never started again: its return_id answers with the closed case.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=list_summary(req, assess(req.at(datetime.now(UTC)), self.policy).kind),
             )
-        except Exception as e:  # already started and closed: answer the existing case
-            if _already_started(e):
-                return await self.status(req.return_id)
-            raise
+            try:
+                return await self.client.execute_update_with_start_workflow(
+                    ReturnCaseWorkflow.submit, start_workflow_operation=start, id=update_id
+                )
+            except Exception as e:  # already started and closed: answer the existing case
+                if _already_started(e):
+                    return await self.status(req.return_id)
+                raise
+
+        return await _retry_transient(attempt)
 
     async def status(self, return_id: str) -> CaseView:
         try:
@@ -107,8 +147,11 @@ class ReturnsClient:
             raise
 
     async def _update(self, return_id: str, update: Any, command: Any) -> CaseView:
+        update_id = f"{command.action}-{uuid.uuid4()}"
         try:
-            result: CaseView = await self._handle(return_id).execute_update(update, command)
+            result: CaseView = await _retry_transient(
+                lambda: self._handle(return_id).execute_update(update, command, id=update_id)
+            )
             return result
         except WorkflowUpdateFailedError as e:
             cause = e.cause

@@ -136,6 +136,7 @@ def build_worker(
         workflows=[ReturnCaseWorkflow],
         activities=[
             store.append_events,
+            store.append_events_once,
             policy.load_policy,
             effects.refund,
             effects.grant_store_credit,

@@ -28,6 +28,13 @@ class AppendEvents(BaseModel):
     summary: CaseSummary
 
 
+class Appended(BaseModel):
+    version: int
+    # Non-empty only when an earlier attempt of this batch (same first event id) had committed:
+    # those events are the record, and the workflow must fold them instead of its new decision.
+    recorded: list[EventEnvelope] = []
+
+
 def fold_stored(events: list[StoredEvent]) -> ReturnCase | None:
     """A stored stream folded with the same evolve the workflow uses."""
     return fold(event_from_json(e.data) for e in events)
@@ -50,3 +57,18 @@ class EventStoreActivities:
         except ConcurrencyConflict as e:
             # Event ids come from the workflow, so a retry is a duplicate, never this: a real conflict.
             raise ApplicationError(str(e), type="ConcurrencyConflict", non_retryable=True) from e
+
+    @activity.defn
+    async def append_events_once(self, req: AppendEvents) -> Appended:
+        """append_events for a workflow that adopts what an earlier attempt recorded."""
+        events = [NewEvent(event_id=e.event_id, type=e.type, data=e.data) for e in req.events]
+        try:
+            recorded = await self._store.append_once(req.stream_id, req.expected_version, events, req.summary)
+        except ConcurrencyConflict as e:
+            raise ApplicationError(str(e), type="ConcurrencyConflict", non_retryable=True) from e
+        if not recorded:
+            return Appended(version=req.expected_version + len(events))
+        return Appended(
+            version=recorded[-1].stream_version,
+            recorded=[EventEnvelope(event_id=e.event_id, type=e.type, data=e.data) for e in recorded],
+        )

@@ -72,6 +72,43 @@ class EventStore:
         """
         if not events:
             raise ValueError("append needs at least one event")
+        return await self._append(self._pool, stream_id, expected_version, events, case_row)
+
+    async def append_once(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        case_row: CaseRow | None = None,
+    ) -> list[StoredEvent]:
+        """append, for a writer that may decide a batch again after a crash (a workflow task
+        retried after its local append committed): the same event ids, but other data (a later
+        `at`, possibly other events). When the batch's first event id is already recorded right
+        after expected_version, nothing is written (the read model neither) and the events
+        recorded from there on are returned: they are the case's record, the new ones are not.
+        Returns [] for a fresh append."""
+        if not events:
+            raise ValueError("append needs at least one event")
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"select {_COLUMNS} from events where stream_id = $1 and stream_version > $2"
+                " order by stream_version",
+                stream_id,
+                expected_version,
+            )
+            if rows and rows[0]["event_id"] == events[0].event_id:
+                return [record_to_event(r) for r in rows]
+            await self._append(conn, stream_id, expected_version, events, case_row)
+            return []
+
+    @staticmethod
+    async def _append(
+        db: asyncpg.Pool | asyncpg.Connection,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        case_row: CaseRow | None,
+    ) -> int:
         args = (
             stream_id,
             expected_version,
@@ -83,9 +120,9 @@ class EventStore:
             # One statement, so one round trip and atomic without BEGIN/COMMIT round trips; the
             # read-model row rides along in the same statement, so it never lags the stream.
             if case_row is None:
-                version: int = await self._pool.fetchval(_APPEND, *args)
+                version: int = await db.fetchval(_APPEND, *args)
             else:
-                version = await self._pool.fetchval(APPEND_WITH_CASE, *args, *case_values(case_row))
+                version = await db.fetchval(APPEND_WITH_CASE, *args, *case_values(case_row))
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_event_id_key":
                 raise ConcurrencyConflict(f"conflict: event ids already recorded ({exc})") from exc

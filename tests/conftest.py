@@ -26,7 +26,8 @@ from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server, time_skipping_server
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.migrate import migrate
-from worker import SEARCH_ATTRIBUTES, build_worker
+from worker import build_worker
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -38,5 +38,6 @@ def test_mypy_clean() -> None:
         "codec_server.py",
         "deploy",
         "bench",
+        "tests/faults",
     )
     assert done.returncode == 0, done.stdout[-3000:]

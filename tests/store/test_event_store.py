@@ -8,6 +8,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
+from activities.event_store import AppendEvents, EventEnvelope, EventStoreActivities
 from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
 from store.read_model import CaseRow, get_case, rebuild, upsert_case
 
@@ -203,3 +204,39 @@ async def test_rebuild_with_trivial_fold(pool: asyncpg.Pool) -> None:
         assert row is not None and (row.stream_version, row.status) == (i + 1, f"E{i}")
     assert await get_case(pool, f"rb-{tag}-gone") is None
     assert await pool.fetchval("select count(*) from return_cases") == len(streams)
+
+
+async def test_append_once_answers_a_decided_again_batch_with_the_recorded_one(pool: asyncpg.Pool) -> None:
+    """A workflow task retried after its append committed decides again: same event ids, a later
+    `at`, maybe other events. The store keeps and returns the first batch, writes nothing, and
+    leaves the read model as the first batch left it."""
+    store, s = EventStore(pool), _stream()
+    first = _events("Opened", "Messaged")
+    assert await store.append_once(s, 0, first, _case(s, 2, status="first")) == []
+    again = [NewEvent(first[0].event_id, "Opened", {"at": "later"})]
+    recorded = await store.append_once(s, 0, again, _case(s, 1, status="again"))
+    assert [(e.event_id, e.type, e.data) for e in recorded] == [(e.event_id, e.type, e.data) for e in first]
+    assert [e.stream_version for e in recorded] == [1, 2]
+    assert len(await store.read_stream(s)) == 2
+    row = await get_case(pool, s)
+    assert row is not None and row.status == "first"
+    # Anything else at that version is still a conflict.
+    with pytest.raises(ConcurrencyConflict):
+        await store.append_once(s, 0, _events("Other"))
+    assert await store.append_once(s, 2, _events("Next")) == []
+
+
+async def test_append_events_once_activity_hands_back_the_recorded_batch(pool: asyncpg.Pool) -> None:
+    s = _stream()
+    summary = _case(s, 1)
+    activities = EventStoreActivities(EventStore(pool))
+    first = EventEnvelope(event_id=uuid.uuid4(), type="Opened", data={"at": "first"})
+    fresh = await activities.append_events_once(
+        AppendEvents(stream_id=s, expected_version=0, events=[first], summary=summary)
+    )
+    assert (fresh.version, fresh.recorded) == (1, [])
+    again = first.model_copy(update={"data": {"at": "again"}})
+    retried = await activities.append_events_once(
+        AppendEvents(stream_id=s, expected_version=0, events=[again], summary=summary)
+    )
+    assert (retried.version, retried.recorded) == (1, [first])

@@ -28,7 +28,7 @@ TONER = json.loads((ROOT / "examples" / "toner.json").read_text())
 
 def toner(**changes: Any) -> dict[str, Any]:
     """The seed toner request under a fresh return_id (warranty, one photo, refund preferred)."""
-    r = copy.deepcopy(TONER)
+    r: dict[str, Any] = copy.deepcopy(TONER)
     r["return_id"] = f"R-{uuid.uuid4().hex[:10]}"
     r["requested_at"] = "2026-10-20T09:00:00+02:00"
     r.update(changes)
