@@ -44,9 +44,6 @@ EFFECT_FIRST_TRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_at
 # Search attributes, NeedsAttention on failing effects and the request_override signal came after
 # the first release; histories from before have none of their commands.
 OPS_VISIBILITY = "ops-visibility"
-# Customer messages go to the outbox table in the service's own PostgreSQL, as the events do: a
-# local activity, so answering submit costs no round trip through the server (docs/performance.md).
-LOCAL_MESSAGES = "local-messages"
 
 
 def workflow_id(return_id: str, prefix: str = "") -> str:
@@ -282,11 +279,7 @@ class ReturnCaseWorkflow:
             case LicenceRevocation():
                 await workflow.execute_activity_method(EffectActivities.revoke_licence, effect, **opts)
             case CustomerMessage():
-                send = EffectActivities.send_message
-                if workflow.patched(LOCAL_MESSAGES):
-                    await workflow.execute_local_activity_method(send, effect, **opts)
-                else:
-                    await workflow.execute_activity_method(send, effect, **opts)
+                await workflow.execute_activity_method(EffectActivities.send_message, effect, **opts)
 
 
 def effect_summary(effect: Effect) -> str:
