@@ -12,7 +12,14 @@ from domain.policy import Policy, load_policy
 class PolicyActivities:
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._cached: tuple[tuple[int, int], Policy] | None = None
 
     @activity.defn
     async def load_policy(self) -> Policy:
-        return load_policy(self._path)
+        # Every case starts with this: parse the file again only when it changed on disk, so an
+        # edited policy still reaches the next case without a restart.
+        st = self._path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        if self._cached is None or self._cached[0] != stamp:
+            self._cached = (stamp, load_policy(self._path))
+        return self._cached[1]

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from store.read_model import CaseRow, upsert_case
+from store.read_model import APPEND_WITH_CASE, CaseRow, case_values
 
 # SQLSTATE raised by append_events on a real conflict (see 001_event_store.sql).
 CONFLICT_SQLSTATE = "RS001"
@@ -38,6 +38,7 @@ class ConcurrencyConflict(Exception):
     """Expected version mismatch (or event ids reused): not retryable as is."""
 
 
+_APPEND = "select append_events($1, $2, $3, $4, $5)"
 _COLUMNS = "global_position, stream_id, stream_version, event_id, type, data, recorded_at"
 
 
@@ -71,8 +72,7 @@ class EventStore:
         """
         if not events:
             raise ValueError("append needs at least one event")
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await self._append(conn, stream_id, expected_version, events, case_row)
+        return await self._append(self._pool, stream_id, expected_version, events, case_row)
 
     async def append_once(
         self,
@@ -103,28 +103,34 @@ class EventStore:
 
     @staticmethod
     async def _append(
-        conn: asyncpg.Connection,
+        db: asyncpg.Pool | asyncpg.Connection,
         stream_id: str,
         expected_version: int,
         events: Sequence[NewEvent],
         case_row: CaseRow | None,
     ) -> int:
+        args = (
+            stream_id,
+            expected_version,
+            [e.event_id for e in events],
+            [e.type for e in events],
+            [e.data for e in events],
+        )
         try:
-            version: int = await conn.fetchval(
-                "select append_events($1, $2, $3, $4, $5)",
-                stream_id,
-                expected_version,
-                [e.event_id for e in events],
-                [e.type for e in events],
-                [e.data for e in events],
-            )
+            # One statement, so one round trip and atomic without BEGIN/COMMIT round trips; the
+            # read-model row rides along in the same statement, so it never lags the stream.
+            if case_row is None:
+                version: int = await db.fetchval(_APPEND, *args)
+            else:
+                version = await db.fetchval(APPEND_WITH_CASE, *args, *case_values(case_row))
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "events_event_id_key":
+                raise ConcurrencyConflict(f"conflict: event ids already recorded ({exc})") from exc
+            raise
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == CONFLICT_SQLSTATE:
                 raise ConcurrencyConflict(str(exc)) from exc
             raise
-        # Same transaction, so the read model never lags the stream.
-        if case_row is not None:
-            await upsert_case(conn, case_row)
         return version
 
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:

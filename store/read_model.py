@@ -10,7 +10,15 @@ import asyncpg
 # The row is the domain's CaseSummary: one definition serves the workflow, the rebuild and SQL.
 from domain.summary import CaseSummary as CaseRow  # noqa: I001
 
-__all__ = ["CaseRow", "cases_of_customer", "get_case", "rebuild", "upsert_case"]
+__all__ = [
+    "APPEND_WITH_CASE",
+    "CaseRow",
+    "case_values",
+    "cases_of_customer",
+    "get_case",
+    "rebuild",
+    "upsert_case",
+]
 
 if TYPE_CHECKING:
     from store.event_store import StoredEvent
@@ -19,7 +27,7 @@ if TYPE_CHECKING:
 _COLUMNS = list(CaseRow.model_fields)
 
 
-def _values(row: CaseRow) -> tuple[Any, ...]:
+def case_values(row: CaseRow) -> tuple[Any, ...]:
     return tuple(getattr(row, c) for c in _COLUMNS)
 
 
@@ -27,9 +35,12 @@ def _from_record(r: asyncpg.Record) -> CaseRow:
     return CaseRow.model_validate({c: r[c] for c in _COLUMNS})
 
 
-_UPSERT = f"""
+def _upsert(first: int) -> str:
+    """The upsert of a row whose columns are parameters $first, $first+1, ..."""
+    params = ", ".join(f"${i}" for i in range(first, first + len(_COLUMNS)))
+    return f"""
 insert into return_cases ({", ".join(_COLUMNS)})
-values ({", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))})
+values ({params})
 on conflict (return_id) do update set
     {", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])}, updated_at = now()
 -- An older state arriving late (a retry, a slow writer) must not win.
@@ -37,8 +48,20 @@ where return_cases.stream_version <= excluded.stream_version
 """
 
 
+_UPSERT = _upsert(1)
+
+# The append (store.event_store) and the upsert in one statement: a data-modifying CTE runs
+# whether or not it is referenced, and a conflict raised by the append aborts both. $1-$5 are
+# append_events' arguments, the row's columns follow.
+APPEND_WITH_CASE = f"""
+with appended as (select append_events($1, $2, $3, $4, $5) as version),
+upserted as ({_upsert(6)})
+select version from appended
+"""
+
+
 async def upsert_case(conn: asyncpg.Connection, row: CaseRow) -> None:
-    await conn.execute(_UPSERT, *_values(row))
+    await conn.execute(_UPSERT, *case_values(row))
 
 
 async def get_case(pool: asyncpg.Pool, return_id: str) -> CaseRow | None:
@@ -83,7 +106,7 @@ async def rebuild(
             if current:
                 row = fold(list(current))
                 if row is not None:
-                    pending.append(_values(row))
+                    pending.append(case_values(row))
                 current.clear()
             if len(pending) >= batch:
                 await flush()

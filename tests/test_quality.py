@@ -37,6 +37,7 @@ def test_mypy_clean() -> None:
         "codec.py",
         "codec_server.py",
         "deploy",
+        "bench",
         "tests/faults",
     )
     assert done.returncode == 0, done.stdout[-3000:]

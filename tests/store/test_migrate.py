@@ -19,7 +19,13 @@ async def test_migrate_twice_applies_nothing_second_time(pg_server: PostgresServ
     conn = await asyncpg.connect(await _fresh_db(pg_server))
     try:
         assert await migrate(conn) == ALL
-        assert ALL == ["001_event_store.sql", "002_read_model.sql", "003_ledgers.sql", "004_app_role.sql"]
+        assert ALL == [
+            "001_event_store.sql",
+            "002_read_model.sql",
+            "003_ledgers.sql",
+            "004_app_role.sql",
+            "005_append_fast_path.sql",
+        ]
         assert await migrate(conn) == []
         recorded = await conn.fetch("select name from schema_migrations order by name")
         assert [r["name"] for r in recorded] == ALL
