@@ -237,14 +237,13 @@ async def _cases_with_pending_timer(s: Stack, run: Run) -> set[str]:
         if view.closed_at is not None:
             continue
         open_cases.add(return_id)
-        started: dict[str, str] = {}
+        started: set[str] = set()
         for e in history.events:
             if e.HasField("timer_started_event_attributes"):
-                summary = e.user_metadata.summary.data.decode() if e.HasField("user_metadata") else ""
-                started[e.timer_started_event_attributes.timer_id] = summary
+                started.add(e.timer_started_event_attributes.timer_id)
             for attr in ("timer_fired_event_attributes", "timer_canceled_event_attributes"):
                 if e.HasField(attr):
-                    started.pop(getattr(e, attr).timer_id, None)
+                    started.discard(getattr(e, attr).timer_id)
         if started:
             found.add(return_id)
     assert found == open_cases, f"open cases without a timer: {open_cases - found}"
