@@ -19,7 +19,6 @@ Env: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, as for the w
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
 import sys
@@ -271,10 +270,6 @@ async def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    from stack.runtime import install_runtime
+    from stack.runtime import run_cli
 
-    install_runtime()
-    code = asyncio.run(main(sys.argv[1:]))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # as in simulate.py: the SDK's runtime threads can abort the interpreter at exit
+    run_cli(main)

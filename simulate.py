@@ -16,7 +16,6 @@ ignores `expect` (another policy is meant to change outcomes) and prints a repor
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -368,11 +367,6 @@ async def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    from stack.runtime import install_runtime
+    from stack.runtime import run_cli
 
-    install_runtime()
-    code = asyncio.run(main(sys.argv[1:]))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The SDK's runtime threads can abort the interpreter at exit; the answer is already out.
-    os._exit(code)
+    run_cli(main)

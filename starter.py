@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
@@ -128,10 +127,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    from stack.runtime import install_runtime
+    from stack.runtime import run_cli
 
-    install_runtime()
-    code = main(sys.argv[1:])
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # the SDK's runtime threads can abort the interpreter at exit
+    run_cli(main)

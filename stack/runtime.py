@@ -4,7 +4,12 @@ Prometheus metrics: the SDK's and the service's own (workflows/metrics.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
 
 from temporalio.runtime import (
     LogForwardingConfig,
@@ -41,3 +46,14 @@ def install_runtime(core_level: str = "ERROR", metrics_port: int | None = None) 
     runtime = make_runtime(core_level, metrics_port)
     Runtime.set_default(runtime, error_if_already_set=False)
     return runtime
+
+
+def run_cli(main: Callable[[list[str]], int | Coroutine[Any, Any, int]]) -> NoReturn:
+    """Run a command's main with the runtime installed and exit with its code. os._exit: the
+    SDK's runtime threads can abort the interpreter at exit, after the answer is out."""
+    install_runtime()
+    result = main(sys.argv[1:])
+    code = result if isinstance(result, int) else asyncio.run(result)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
