@@ -41,7 +41,6 @@ sys.path.insert(0, str(ROOT))
 # every new case, a cost no deployment pays: the benchmark keeps byte code, outside the repository.
 PYCACHE = Path(tempfile.gettempdir()) / "returns-bench-pycache"
 
-import asyncpg  # noqa: E402
 from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.worker import Replayer, Worker  # noqa: E402
 
@@ -54,7 +53,7 @@ from returns_client import ReturnsClient  # noqa: E402
 from stack.embedded import start_postgres, start_temporal_dev_server  # noqa: E402
 from store.db import create_pool  # noqa: E402
 from store.event_store import EventStore, NewEvent  # noqa: E402
-from store.migrate import migrate  # noqa: E402
+from store.migrate import create_database  # noqa: E402
 from store.read_model import CaseRow, rebuild  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.return_case import ReturnCaseWorkflow  # noqa: E402
@@ -258,21 +257,7 @@ async def embedded_stack() -> AsyncIterator[Stack]:
 
 async def new_database(admin_dsn: str, name: str) -> str:
     """A fresh, migrated database: each part measures on tables of its own."""
-    name = f"{name}_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'create database "{name}"')
-    finally:
-        await admin.close()
-    dsn = admin_dsn.replace("/postgres?", f"/{name}?") if "/postgres?" in admin_dsn else None
-    if dsn is None:  # get_uri without a query string
-        dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return dsn
+    return await create_database(admin_dsn, f"{name}_{uuid.uuid4().hex[:6]}")
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -33,3 +34,21 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
             await conn.execute("insert into schema_migrations (name) values ($1)", path.name)
             applied.append(path.name)
     return applied
+
+
+async def create_database(admin_dsn: str, name: str, *, migrated: bool = True) -> str:
+    """A new database on the server of ``admin_dsn`` (tests, benchmarks): its DSN, migrated."""
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'create database "{name}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(admin_dsn)
+    dsn = urlunsplit(parts._replace(path=f"/{name}"))
+    if migrated:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+    return dsn

@@ -25,7 +25,7 @@ from domain.policy import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server, time_skipping_server
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
-from store.migrate import migrate
+from store.migrate import create_database
 from worker import build_worker
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
@@ -55,21 +55,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServ
 async def fresh_database(server: PostgresServer, *, migrated: bool = True) -> str:
     """A new, migrated database on the session's server: tests that fold every stream need
     a store holding return cases only."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server.get_uri())
-    try:
-        await admin.execute(f'create database "{name}"')
-    finally:
-        await admin.close()
-    dsn = server.get_uri(database=name)
-    if not migrated:
-        return dsn
-    conn = await asyncpg.connect(dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return dsn
+    return await create_database(server.get_uri(), f"test_{uuid.uuid4().hex[:12]}", migrated=migrated)
 
 
 @pytest.fixture(scope="session")
