@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from temporalio.testing import WorkflowEnvironment
@@ -160,7 +160,7 @@ async def simulation(
                 for policy_file in policy_files:
                     task_queue = f"simulate-{uuid.uuid4()}"
                     await workers.enter_async_context(build_worker(env.client, pool, policy_file, task_queue))
-                    clients.append(ReturnsClient(env.client, task_queue, policy=load_policy(policy_file)))
+                    clients.append(ReturnsClient(env.client, task_queue))
                 yield clients, EventStore(pool), env
         finally:
             await pool.close()
@@ -366,7 +366,12 @@ async def main(argv: list[str]) -> int:
     return 1 if failed else 0
 
 
-if __name__ == "__main__":
+def cli() -> NoReturn:
+    """The console script; `python simulate.py` does the same."""
     from stack.runtime import run_cli
 
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

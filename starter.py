@@ -20,11 +20,11 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import NoReturn
 
-from codec import CodecError
 from domain.request import InvalidRequest, parse_request
 from domain.view import CaseView
-from returns_client import CaseNotFound, Refused, ReturnsClient
+from returns_client import CaseNotFound, PayloadKeyError, Refused, ReturnsClient
 
 
 class _Parser(argparse.ArgumentParser):
@@ -114,8 +114,8 @@ def main(argv: list[str]) -> int:
     except (InvalidRequest, Refused, CaseNotFound) as e:
         print(one_line(str(e)), file=sys.stderr)
         return 2
-    except CodecError as e:  # keys missing or wrong: a setting, not the input
-        print(one_line(f"cannot read the case: {e}"), file=sys.stderr)
+    except PayloadKeyError as e:  # keys missing or wrong: a setting, not the input
+        print(one_line(f"{e} (set RETURNS_CODEC_KEYS to the worker's keys)"), file=sys.stderr)
         return 1
     except RuntimeError as e:
         if "connect" in str(e).lower():
@@ -126,7 +126,12 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> NoReturn:
+    """The console script; `python starter.py` does the same."""
     from stack.runtime import run_cli
 
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

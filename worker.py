@@ -25,18 +25,24 @@ from temporalio.worker import Worker
 from activities.effects import EffectActivities
 from activities.event_store import EventStoreActivities
 from activities.policy import PolicyActivities
-from codec import KEYS_ENV, PLAINTEXT_ENV, CodecError, Keyring, ensure_key_file, plaintext_allowed
-from codec_server import CodecServer
-from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
+from payload.codec import (
+    KEYS_ENV,
+    PLAINTEXT_ENV,
+    CodecError,
+    Keyring,
+    data_dir,
+    ensure_key_file,
+    plaintext_allowed,
+)
+from payload.converter import data_converter
+from payload.server import CodecServer
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
 from store.migrate import migrate
-from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow
+from workflows.interface import TASK_QUEUE
+from workflows.return_case import ReturnCaseWorkflow
 from workflows.search_attributes import SEARCH_ATTRIBUTES  # noqa: F401 (registered by the stacks)
-
-ROOT = Path(__file__).resolve().parent
-
 
 # Every setting the worker reads, with what it means; the compose stack is checked against it.
 ENV_VARS = {
@@ -51,9 +57,9 @@ ENV_VARS = {
     "RETURNS_CODEC_KEYS": "payload encryption keys, keyid:base64key,... (32 bytes); the first encrypts; "
     "unset: RETURNS_DATA_DIR/codec-keys, which the embedded stack creates",
     "RETURNS_ALLOW_PLAINTEXT_PAYLOADS": "1 lets a worker on an external Temporal run without keys",
-    "RETURNS_CODEC_TOKEN": "token of the codec server (codec_server.py; the embedded UI's one); "
+    "RETURNS_CODEC_TOKEN": "token of the codec server (python -m payload.server; the embedded UI's one); "
     "unset in the embedded stack: a new one per start",
-    "RETURNS_CODEC_CORS_ORIGINS": "codec_server.py: Web UI origins allowed to call it, comma-separated",
+    "RETURNS_CODEC_CORS_ORIGINS": "payload.server: Web UI origins allowed to call it, comma-separated",
 }
 
 
@@ -78,7 +84,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             policy_file=Path(env.get("RETURNS_POLICY", str(DEFAULT_POLICY_FILE))),
             task_queue=env.get("RETURNS_TASK_QUEUE", TASK_QUEUE),
-            data_dir=Path(env.get("RETURNS_DATA_DIR", str(ROOT / ".data"))),
+            data_dir=data_dir(),
             metrics_port=int(env["RETURNS_METRICS_PORT"]) if env.get("RETURNS_METRICS_PORT") else None,
             database_admin_url=env.get("DATABASE_ADMIN_URL") or None,
             codec_token=env.get("RETURNS_CODEC_TOKEN") or None,
@@ -223,7 +229,8 @@ async def main(settings: Settings) -> None:
         print("Worker stopped: in-flight tasks finished, open cases wait on the server.", flush=True)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """`python worker.py` and the `returns-worker` command."""
     from stack.runtime import install_runtime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -231,3 +238,7 @@ if __name__ == "__main__":
     settings = Settings.from_env()
     install_runtime(core_level="WARN", metrics_port=settings.metrics_port)
     asyncio.run(main(settings))
+
+
+if __name__ == "__main__":
+    cli()

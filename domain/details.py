@@ -26,12 +26,14 @@ class RefusedOverride(BaseModel):
     reason: str
 
 
-def list_summary(request: ReturnRequest, kind: str) -> str:
-    """One line for the workflow list: return id, kind, total, first item."""
+def list_summary(request: ReturnRequest) -> str:
+    """One line for the workflow list, from the request alone (the caller sets it at start, before
+    any policy decided the kind: the kind is the ReturnKind search attribute): return id, value of
+    the items returned, first item."""
     lines = [(request.order.line(i.line_id), i.quantity) for i in request.items]
     first = lines[0][0].name + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "")
     total = sum((line.unit_price * quantity for line, quantity in lines), Decimal(0))
-    return f"{request.return_id} · {kind} · €{fmt(total)} · {first}"
+    return f"{request.return_id} · €{fmt(total)} · {first}"
 
 
 def attention_reasons(case: ReturnCase, failing_effects: Sequence[str] = ()) -> list[str]:

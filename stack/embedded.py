@@ -199,6 +199,7 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     .data/ holds: the server lives in memory, and histories recorded on it replay anywhere."""
     from codec import Keyring
     from converter import data_converter
+
     from workflows.search_attributes import register_search_attributes
 
     async with await WorkflowEnvironment.start_time_skipping(

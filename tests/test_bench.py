@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.run import Sizes, load_baseline, run, table
-from codec import KEYS_ENV, Keyring
+from payload.codec import KEYS_ENV, Keyring
 
 
 async def test_bench_runs_every_part_and_reports_every_key(monkeypatch: pytest.MonkeyPatch) -> None:

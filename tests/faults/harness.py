@@ -30,9 +30,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.event_store import fold_stored
-from codec import Keyring
-from converter import data_converter
 from domain.view import CaseView
+from payload.codec import Keyring
+from payload.converter import data_converter
 from returns_client import Refused, ReturnsClient
 from simulate import load_case, mismatches
 from stack.embedded import TemporalHandle, start_temporal_dev_server

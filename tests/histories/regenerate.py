@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from replay import record  # noqa: E402
+from replay.histories import record  # noqa: E402
 from tests.test_cli import OWN_CASES, SHARED_CASES  # noqa: E402
 
 

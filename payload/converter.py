@@ -1,6 +1,6 @@
 """The one data converter of the service: worker, clients, simulator, replay and tests use it,
 so a payload written by one can always be read by the others. Payloads are encrypted with the
-keys of ``codec.Keyring`` (RETURNS_CODEC_KEYS or the embedded stack's key file)."""
+keys of ``payload.codec.Keyring`` (RETURNS_CODEC_KEYS or the embedded stack's key file)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import dataclasses
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
-from codec import EncryptionCodec, Keyring
+from payload.codec import EncryptionCodec, Keyring
 
 
 def data_converter(keyring: Keyring | None = None) -> DataConverter:

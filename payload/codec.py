@@ -32,7 +32,6 @@ PLAINTEXT_ENV = "RETURNS_ALLOW_PLAINTEXT_PAYLOADS"
 KEY_FILE = "codec-keys"  # in the data dir
 _NONCE = 12
 _KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_ROOT = Path(__file__).resolve().parent
 
 
 class CodecError(Exception):
@@ -124,7 +123,9 @@ class EncryptionCodec(PayloadCodec):
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("RETURNS_DATA_DIR", str(_ROOT / ".data")))
+    """RETURNS_DATA_DIR, else .data in the working directory: the checkout's root for the README's
+    commands, and wherever an installed service is started from."""
+    return Path(os.environ.get("RETURNS_DATA_DIR", ".data")).absolute()
 
 
 def key_file(directory: Path | None = None) -> Path:

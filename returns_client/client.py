@@ -1,7 +1,8 @@
 """The Python client a webshop backend (and starter.py, simulate.py) uses to drive return cases.
 
-Every refusal is an exception with one clear line: InvalidRequest (nothing was started),
-CaseNotFound, or Refused (the action is not allowed now; nothing changed).
+It validates a request with the worker's own models (``domain.request``) and calls the workflow
+by the names in ``workflows.interface``: it imports no activity, no store and no asyncpg, and
+holds no policy of its own (the worker's policy decides; the client never assesses).
 """
 
 from __future__ import annotations
@@ -26,17 +27,18 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from converter import data_converter
 from domain import commands as cmd
-from domain.assessment import assess
 from domain.details import list_summary
-from domain.policy import DEFAULT_POLICY_FILE, Policy, load_policy
 from domain.request import InvalidRequest, ReturnRequest, describe, parse_request
 from domain.view import CaseView
-from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow, StartCase, workflow_id
+from payload.codec import CodecError
+from payload.converter import data_converter
+from returns_client.errors import CaseNotFound, PayloadKeyError, Refused
+from workflows import interface as wf
 
 DEFAULT_ADDRESS = "localhost:7233"
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 # The server lost or refused an update before deciding it: the worker died (the update is
 # aborted), the server is restarting, or too many updates wait on one case (10 by default).
@@ -68,14 +70,6 @@ async def _retry_transient(call: Callable[[], Awaitable[T]], seconds: float = RE
         pause = min(pause * 2, 5.0)
 
 
-class Refused(Exception):
-    """An action not allowed in the case's current state; nothing changed."""
-
-
-class CaseNotFound(Exception):
-    pass
-
-
 def _command(model: type[cmd._Command], **kwargs: Any) -> Any:
     try:
         return model(**kwargs)
@@ -84,17 +78,13 @@ def _command(model: type[cmd._Command], **kwargs: Any) -> Any:
 
 
 class ReturnsClient:
-    def __init__(
-        self, client: Client, task_queue: str = TASK_QUEUE, id_prefix: str = "", policy: Policy | None = None
-    ) -> None:
+    def __init__(self, client: Client, task_queue: str = wf.TASK_QUEUE, id_prefix: str = "") -> None:
         self.client = client
         self.task_queue = task_queue
         self.id_prefix = id_prefix
-        # Only for the one-line summary in the UI's workflow list; the worker's policy decides.
-        self.policy = policy or load_policy(os.environ.get("RETURNS_POLICY", DEFAULT_POLICY_FILE))
 
     def case_id(self, return_id: str) -> str:
-        return workflow_id(return_id, self.id_prefix)
+        return wf.workflow_id(return_id, self.id_prefix)
 
     @classmethod
     async def connect(cls, address: str | None = None, namespace: str | None = None) -> ReturnsClient:
@@ -103,7 +93,7 @@ class ReturnsClient:
             namespace=namespace or os.environ.get("TEMPORAL_NAMESPACE", "default"),
             data_converter=data_converter(),
         )
-        return cls(client, os.environ.get("RETURNS_TASK_QUEUE", TASK_QUEUE))
+        return cls(client, os.environ.get("RETURNS_TASK_QUEUE", wf.TASK_QUEUE))
 
     def _handle(self, return_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(self.case_id(return_id))
@@ -117,42 +107,49 @@ class ReturnsClient:
         update_id = f"submit-{uuid.uuid4()}"
 
         async def attempt() -> CaseView:
-            start = WithStartWorkflowOperation(
-                ReturnCaseWorkflow.run,
-                StartCase(request=req),
+            start: WithStartWorkflowOperation[Any, CaseView] = WithStartWorkflowOperation(
+                wf.WORKFLOW,
+                wf.StartCase(request=req),
                 id=self.case_id(req.return_id),
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 # A closed case is never started again: its return_id answers with the closed case.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=list_summary(req, assess(req.at(datetime.now(UTC)), self.policy).kind),
+                static_summary=list_summary(req),
+                result_type=CaseView,
             )
             try:
-                return await self.client.execute_update_with_start_workflow(
-                    ReturnCaseWorkflow.submit, start_workflow_operation=start, id=update_id
+                view: CaseView = await self.client.execute_update_with_start_workflow(
+                    wf.SUBMIT, start_workflow_operation=start, id=update_id, result_type=CaseView
                 )
+                return view
             except Exception as e:  # already started and closed: answer the existing case
                 if _already_started(e):
                     return await self.status(req.return_id)
                 raise
 
-        return await _retry_transient(attempt)
+        with _readable(req.return_id, "the case may have started; "):
+            return await _retry_transient(attempt)
 
     async def status(self, return_id: str) -> CaseView:
         try:
-            return await self._handle(return_id).query(ReturnCaseWorkflow.view)
+            with _readable(return_id):
+                view: CaseView = await self._handle(return_id).query(wf.VIEW, result_type=CaseView)
+                return view
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND:
                 raise CaseNotFound(f"no return case {return_id}") from None
             raise
 
-    async def _update(self, return_id: str, update: Any, command: Any) -> CaseView:
+    async def _update(self, return_id: str, update: str, command: Any) -> CaseView:
         update_id = f"{command.action}-{uuid.uuid4()}"
         try:
-            result: CaseView = await _retry_transient(
-                lambda: self._handle(return_id).execute_update(update, command, id=update_id)
-            )
-            return result
+            with _readable(return_id, f"{command.action} may have been applied; "):
+                return await _retry_transient(
+                    lambda: self._handle(return_id).execute_update(
+                        update, command, id=update_id, result_type=CaseView
+                    )
+                )
         except WorkflowUpdateFailedError as e:
             cause = e.cause
             if isinstance(cause, ApplicationError):
@@ -169,21 +166,21 @@ class ReturnsClient:
 
     async def submit_photos(self, return_id: str, line_id: str, photos: list[str]) -> CaseView:
         c = _command(cmd.SubmitPhotos, line_id=line_id, photos=tuple(photos))
-        return await self._update(return_id, ReturnCaseWorkflow.submit_photos, c)
+        return await self._update(return_id, wf.SUBMIT_PHOTOS, c)
 
     async def choose_resolution(self, return_id: str, resolution: str) -> CaseView:
         c = _command(cmd.ChooseResolution, resolution=resolution)
-        return await self._update(return_id, ReturnCaseWorkflow.choose_resolution, c)
+        return await self._update(return_id, wf.CHOOSE_RESOLUTION, c)
 
     async def parcel_received(self, return_id: str) -> CaseView:
-        return await self._update(return_id, ReturnCaseWorkflow.parcel_received, cmd.ReceiveParcel())
+        return await self._update(return_id, wf.PARCEL_RECEIVED, cmd.ReceiveParcel())
 
     async def inspection_result(self, return_id: str, passed: bool, note: str = "") -> CaseView:
         c = _command(cmd.ReportInspection, passed=passed, note=note)
-        return await self._update(return_id, ReturnCaseWorkflow.inspection_result, c)
+        return await self._update(return_id, wf.INSPECTION_RESULT, c)
 
     async def cancel(self, return_id: str) -> CaseView:
-        return await self._update(return_id, ReturnCaseWorkflow.cancel, cmd.CancelCase())
+        return await self._update(return_id, wf.CANCEL, cmd.CancelCase())
 
     async def override(
         self,
@@ -202,7 +199,7 @@ class ReturnsClient:
             kind=kind,
             resolution=resolution,
         )
-        return await self._update(return_id, ReturnCaseWorkflow.override, c)
+        return await self._update(return_id, wf.OVERRIDE, c)
 
     async def act(self, return_id: str, action: str, args: dict[str, Any]) -> CaseView:
         """An action by its contract name, as in a case file's timeline."""
@@ -222,6 +219,36 @@ class ReturnsClient:
             raise Refused(f"invalid arguments for {action}: {e}") from None
 
 
+class _readable:
+    """Turns a payload the keys cannot read (missing or wrong RETURNS_CODEC_KEYS) into one
+    PayloadKeyError naming the case, wherever the SDK raises it or wraps it."""
+
+    def __init__(self, return_id: str, effect: str = "") -> None:
+        self.return_id = return_id
+        self.effect = effect
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None, tb: Any) -> None:
+        codec_error = _cause(e, CodecError)
+        if codec_error is not None:
+            raise PayloadKeyError(
+                f"cannot read return case {self.return_id}: {self.effect}{codec_error}"
+            ) from None
+
+
+def _cause(e: BaseException | None, kind: type[E]) -> E | None:
+    """The first exception of `kind` in e's chain of causes and contexts."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, kind):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def _already_started(e: BaseException) -> bool:
     seen: BaseException | None = e
     while seen is not None:
@@ -233,4 +260,4 @@ def _already_started(e: BaseException) -> bool:
     return False
 
 
-__all__ = ["CaseNotFound", "CaseView", "InvalidRequest", "Refused", "ReturnsClient"]
+__all__ = ["CaseNotFound", "CaseView", "InvalidRequest", "PayloadKeyError", "Refused", "ReturnsClient"]

@@ -1,6 +1,6 @@
 """Codec server: lets the Temporal Web UI and CLI show encrypted payloads to ops who hold the token.
 
-    python codec_server.py [--host 127.0.0.1] [--port 8234]
+    python -m payload.server [--host 127.0.0.1] [--port 8234]
 
 Env: RETURNS_CODEC_TOKEN (required), RETURNS_CODEC_KEYS (or the data dir's key file),
 RETURNS_CODEC_CORS_ORIGINS (the UI's origins, comma-separated; default the dev UI on 8233).
@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from codec import CodecError, Keyring
+from payload.codec import CodecError, Keyring
 
 TOKEN_ENV = "RETURNS_CODEC_TOKEN"
 ORIGINS_ENV = "RETURNS_CODEC_CORS_ORIGINS"
@@ -154,7 +154,7 @@ def _handler(server: CodecServer) -> type[BaseHTTPRequestHandler]:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="codec_server.py", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m payload.server", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = p.parse_args(argv)

@@ -2,10 +2,10 @@
 workflow code? A change to the commands the workflow issues that is not behind
 `workflow.patched` fails here, before it can break the cases that are open for weeks.
 
-    python3 replay.py export [--query Q] --out DIR    histories from a server, one JSON file per case
-    python3 replay.py check PATH...                   replay history files (or directories of them)
-    python3 replay.py check --query Q                 replay histories straight from a server
-    python3 replay.py record --out DIR CASE.json...   histories of case files (time-skipping server)
+    python -m replay export [--query Q] --out DIR    histories from a server, one JSON file per case
+    python -m replay check PATH...                   replay history files (or directories of them)
+    python -m replay check --query Q                 replay histories straight from a server
+    python -m replay record --out DIR CASE.json...   histories of case files (time-skipping server)
 
 The default query is every closed ReturnCase of the last 30 days. A history file is the JSON of
 the Temporal UI/CLI (`temporal workflow show -o json`); export names it after the workflow id,
@@ -34,8 +34,8 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from converter import data_converter
 from domain.policy import DEFAULT_POLICY_FILE
+from payload.converter import data_converter
 from returns_client import ReturnsClient
 from simulate import load_past_cases, run_case, simulation
 from workflows.return_case import ReturnCaseWorkflow
@@ -224,7 +224,8 @@ async def record(case_files: Sequence[Path], out: Path) -> list[Path]:
 
 # --- command line --------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="replay.py", description=__doc__.splitlines()[0] if __doc__ else None)
+    doc = __doc__.splitlines()[0] if __doc__ else None
+    p = argparse.ArgumentParser(prog="python -m replay", description=doc)
     sub = p.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("export", help="write histories of matching cases from a server")
     ex.add_argument("--query", help="visibility query (default: closed ReturnCases of the last 30 days)")
@@ -268,8 +269,3 @@ async def main(argv: list[str]) -> int:
         return 2
     return 1 if failed else 0
 
-
-if __name__ == "__main__":
-    from stack.runtime import run_cli
-
-    run_cli(main)
