@@ -197,9 +197,8 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from its wheel, with the service's converter and search
     attributes (it takes them by API, not on the command line). No payload keys, whatever a local
     .data/ holds: the server lives in memory, and histories recorded on it replay anywhere."""
-    from codec import Keyring
-    from converter import data_converter
-
+    from payload.codec import Keyring
+    from payload.converter import data_converter
     from workflows.search_attributes import register_search_attributes
 
     async with await WorkflowEnvironment.start_time_skipping(
