@@ -4,7 +4,7 @@
     python bench/run.py --quick    # smaller, a couple of minutes, nothing written
 
 Starts the embedded stack (Temporal dev server with a database file, embedded PostgreSQL) in a
-temporary folder, runs ../shared/bench/baseline.py (bare Temporal workflow of a return's shape,
+temporary folder, runs bench/baseline.py (bare Temporal workflow of a return's shape,
 raw asyncpg commits and COPY) and the service side by side, prints a table and, as its last line,
 one JSON object. The machine is shared and noisy: read the ratios, not the absolute figures.
 """
@@ -45,10 +45,10 @@ from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.worker import Replayer, Worker  # noqa: E402
 
 from activities.event_store import row_of_stream  # noqa: E402
-from codec import KEYS_ENV, Keyring  # noqa: E402
-from converter import data_converter  # noqa: E402
 from domain.policy import DEFAULT_POLICY_FILE  # noqa: E402
 from domain.view import CaseView  # noqa: E402
+from payload.codec import KEYS_ENV, Keyring  # noqa: E402
+from payload.converter import data_converter  # noqa: E402
 from returns_client import ReturnsClient  # noqa: E402
 from stack.embedded import start_postgres, start_temporal_dev_server  # noqa: E402
 from store.db import create_pool  # noqa: E402
@@ -63,15 +63,13 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def load_baseline() -> ModuleType:
-    """../shared/bench/baseline.py, from the repository's parent (a worktree may sit deeper).
-    Imported by name from sys.path: the workflow sandbox re-imports the module of BareReturn."""
-    env = os.environ.get("RETURNS_BASELINE")
-    candidates = [Path(env)] if env else [p / "shared" / "bench" / "baseline.py" for p in ROOT.parents]
-    for path in candidates:
-        if path.is_file():
-            sys.path.insert(0, str(path.parent))
-            return importlib.import_module(path.stem)
-    raise FileNotFoundError("../shared/bench/baseline.py not found; set RETURNS_BASELINE")
+    """bench/baseline.py, or the file RETURNS_BASELINE names. Imported by name from sys.path:
+    the workflow sandbox re-imports the module of BareReturn."""
+    path = Path(os.environ.get("RETURNS_BASELINE") or ROOT / "bench" / "baseline.py")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found (RETURNS_BASELINE)")
+    sys.path.insert(0, str(path.parent))
+    return importlib.import_module(path.stem)
 
 
 @dataclass(frozen=True)
