@@ -41,7 +41,10 @@ async def streams_pool(pg_server: PostgresServer) -> AsyncIterator[asyncpg.Pool]
 def test_every_release_has_its_streams() -> None:
     assert [d.name for d in RELEASES][:3] == ["release-1", "release-2", "release-3"]
     for release in RELEASES:
-        assert len(list(release.glob("*.json"))) >= 36, f"{release.name} lost streams"
+        streams = len(list(release.glob("*.json")))
+        # Releases 1-3 were recorded from all 36 case files (../shared/cases and cases/).
+        assert streams == 36 if release in RELEASES[:3] else streams > 0, f"{release.name}: {streams}"
+        assert (release / "README.md").is_file(), f"{release.name} does not say what stored it"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
