@@ -36,7 +36,8 @@ class Appended(BaseModel):
 
 
 def fold_stored(events: list[StoredEvent]) -> ReturnCase | None:
-    """A stored stream folded with the same evolve the workflow uses."""
+    """A stored stream folded with the same evolve the workflow uses; each event of whatever
+    schema version it was stored with, upcast by event_from_json (the read model's rebuild too)."""
     return fold(event_from_json(e.data) for e in events)
 
 

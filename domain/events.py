@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -11,6 +12,7 @@ from domain.assessment import AcceptKind, Assessment
 from domain.money import Money
 from domain.policy import Policy
 from domain.request import Resolution, ReturnRequest
+from domain.upcasting import UPCASTERS, Upcasters
 
 Need = Literal["photos", "choice", "parcel", "inspection"]
 OverrideType = Literal[
@@ -174,5 +176,12 @@ Event = Annotated[
 EVENT = TypeAdapter(Event)
 
 
-def event_from_json(data: dict[str, object]) -> Event:
-    return EVENT.validate_python(data)
+def event_to_json(event: Event) -> dict[str, Any]:
+    """What is stored of an event: its fields and its type's current schema version."""
+    return UPCASTERS.stamp(event.model_dump(mode="json"))
+
+
+def event_from_json(data: Mapping[str, Any], upcasters: Upcasters = UPCASTERS) -> Event:
+    """The one way stored events are read (the fold of a stream, the read model's rebuild, the
+    workflow adopting recorded events): any stored version, upcast, as the current model."""
+    return EVENT.validate_python(upcasters.upcast(data))

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Replacement,
         StoreCredit,
     )
-    from domain.events import event_from_json
+    from domain.events import event_from_json, event_to_json
     from domain.request import describe
     from domain.summary import summarize
     from domain.view import CaseView, case_view
@@ -216,7 +216,7 @@ class ReturnCaseWorkflow:
             stream_id=after.case_id,
             expected_version=self._case.version if self._case else 0,
             events=[
-                EventEnvelope(event_id=workflow.uuid4(), type=e.type, data=e.model_dump(mode="json"))
+                EventEnvelope(event_id=workflow.uuid4(), type=e.type, data=event_to_json(e))
                 for e in events
             ],
             summary=summarize(after),

@@ -1,0 +1,83 @@
+"""Schema versions of stored events, and the upcasters that read an old version as the current one.
+
+A case's events are stored for years; the models in domain.events change. Each stored event's
+data carries the schema version of its type under "schema_version" (data stored before versions
+existed has none: version 1). An upcaster turns the data of one version into the next, so any
+stored version reads as the current model. The current version of a type is one past its last
+upcaster: registering the upcaster is what bumps the version, and no writer can stamp a version
+that readers cannot read.
+
+Pure functions of JSON data: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
+
+VERSION_KEY = "schema_version"
+
+# Data of version N (without the version key) in, data of version N + 1 out.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class UnknownSchemaVersion(ValueError):
+    """Stored by a newer release than this code, or not a version at all: reading it as the
+    current version would silently drop what it says."""
+
+
+class Upcasters:
+    """A registry {(event type, from version): upcaster}, applied in order up to the current version."""
+
+    def __init__(self, steps: Mapping[tuple[str, int], Upcaster]) -> None:
+        current: dict[str, int] = {}
+        for event_type, version in sorted(steps):
+            expected = current.get(event_type, 1)
+            if version != expected:
+                raise ValueError(
+                    f"{event_type}: an upcaster from version {version} without one from {expected}"
+                )
+            current[event_type] = version + 1
+        self._steps = dict(steps)
+        self._current = current
+
+    def current(self, event_type: str) -> int:
+        return self._current.get(event_type, 1)
+
+    def stamp(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """What a writer stores: the event's data and its type's current version."""
+        return {**data, VERSION_KEY: self.current(str(data["type"]))}
+
+    def upcast(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Stored data of any version as the current version's fields (without the version key)."""
+        fields = {k: v for k, v in data.items() if k != VERSION_KEY}
+        event_type = str(fields.get("type"))
+        version = data.get(VERSION_KEY, 1)
+        current = self.current(event_type)
+        if type(version) is not int or not 1 <= version <= current:
+            raise UnknownSchemaVersion(
+                f"{event_type}: schema version {version!r}; this code reads versions 1 to {current}"
+            )
+        if version < current:
+            fields = copy.deepcopy(fields)  # the caller's stored data stays as it was
+        for v in range(version, current):
+            fields = self._steps[(event_type, v)](fields)
+        return fields
+
+
+def recorded_policy(**settings: Any) -> Upcaster:
+    """The upcaster of case_assessed for settings added to the Policy.
+
+    A policy recorded in a case means what it meant when it was recorded: a setting it predates
+    gets the value that keeps that meaning (no repair offered, no return fee), never the default a
+    policy file loaded today gets. `settings` are JSON values, as stored."""
+
+    def upcast(data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "policy": {**data["policy"], **copy.deepcopy(settings)}}
+
+    return upcast
+
+
+# The upcasters of domain.events: none yet, every event type is at version 1.
+UPCASTERS = Upcasters({})

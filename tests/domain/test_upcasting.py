@@ -1,0 +1,148 @@
+"""Schema versions and upcasters (domain.upcasting): stored events of any version read as the
+current models, and a recorded policy keeps the meaning it had. The old data here is real: the
+event streams release 3 stored (tests/event_streams), which carry no version."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+from pydantic import ValidationError
+
+from domain.case import fold
+from domain.events import CaseAssessed, Event, event_from_json, event_to_json
+from domain.money import Money
+from domain.policy import Policy
+from domain.upcasting import UPCASTERS, VERSION_KEY, UnknownSchemaVersion, Upcasters, recorded_policy
+from domain.view import case_view
+
+STREAMS = Path(__file__).resolve().parents[1] / "event_streams"
+# Two photos submitted, a gift kept: a case_assessed with a gift line and photos_submitted events.
+LAPTOP = STREAMS / "release-3" / "003_laptop_high_value_two_photos_gift_kept.json"
+
+
+def recorded(path: Path = LAPTOP) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def stored_events() -> list[dict[str, Any]]:
+    return [e["data"] for path in sorted(STREAMS.glob("release-*/*.json")) for e in recorded(path)["events"]]
+
+
+def test_the_committed_streams_hold_every_event_type() -> None:
+    (union, _) = get_args(Event)
+    assert {d["type"] for d in stored_events()} == {m.model_fields["type"].default for m in get_args(union)}
+
+
+def test_data_without_a_version_is_version_1_and_writers_stamp_the_current_version() -> None:
+    for data in stored_events():
+        assert VERSION_KEY not in data
+        event = event_from_json(data)
+        written = event_to_json(event)
+        assert written[VERSION_KEY] == UPCASTERS.current(event.type)
+        assert event_from_json(written) == event
+        if UPCASTERS.current(event.type) == 1:  # read as stored: nothing lost, nothing added
+            assert written == {**data, VERSION_KEY: 1}
+
+
+@pytest.mark.parametrize("version", [2, 0, "1", None, 1.0, True])
+def test_a_version_this_code_cannot_read_is_refused(version: object) -> None:
+    data = {**recorded()["events"][0]["data"], VERSION_KEY: version}
+    with pytest.raises(UnknownSchemaVersion, match=r"case_assessed: schema version .* reads versions 1 to 1"):
+        event_from_json(data)
+
+
+def test_a_missing_step_is_refused_when_the_registry_is_made() -> None:
+    with pytest.raises(ValueError, match="from version 2 without one from 1"):
+        Upcasters({("photos_submitted", 2): lambda d: d})
+
+
+def _renamed(data: dict[str, Any], path: tuple[str | int, ...], old: str, new: str) -> dict[str, Any]:
+    """data with the key `old` at `path` (a key or index per level) named `new`."""
+    out = copy.deepcopy(data)
+    at: Any = out
+    for step in path:
+        at = at[step]
+    at[new] = at.pop(old)
+    return out
+
+
+# (event type, where the field sits, its name in the current model): each renamed in turn, as if
+# the current name came with version 2 and release 3 had stored the old one.
+RENAMES = [
+    ("photos_submitted", (), "photos"),
+    ("case_assessed", ("request", "items", 0), "condition"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "path", "field"), RENAMES, ids=[r[0] for r in RENAMES])
+def test_a_renamed_field_reads_only_with_its_upcaster(
+    event_type: str, path: tuple[str | int, ...], field: str
+) -> None:
+    stream = recorded()
+    old_name = f"old_{field}"
+    stored = [
+        _renamed(e["data"], path, field, old_name) if e["type"] == event_type else e["data"]
+        for e in stream["events"]
+    ]
+    with pytest.raises(ValidationError, match=old_name):
+        [event_from_json(d) for d in stored]
+
+    upcasters = Upcasters({(event_type, 1): lambda d: _renamed(d, path, old_name, field)})
+    case = fold(event_from_json(d, upcasters) for d in stored)
+    assert case is not None and case_view(case).model_dump(mode="json") == stream["view"]
+    assert upcasters.current(event_type) == 2
+    # What this code writes now is version 2, and reads back as it is (no upcaster runs on it).
+    event = event_from_json(next(d for d in stored if d["type"] == event_type), upcasters)
+    written = upcasters.stamp(event.model_dump(mode="json"))
+    assert written[VERSION_KEY] == 2 and event_from_json(written, upcasters) == event
+
+
+# The settings of contract section 7 as issue 13 may add them: what a policy file loaded today
+# gets when it leaves them out. Test-local, so that this test owns the change it shows.
+class PolicyWithRepair(Policy):
+    repair_categories: tuple[str, ...] = ("printers", "electronics", "computers")
+    repair_extension_months: int = 12
+    return_fee: Money = Decimal("0.00")
+
+
+class CaseAssessedWithRepair(CaseAssessed):
+    policy: PolicyWithRepair
+
+
+# A policy recorded before those settings means: no repair offered, no return fee.
+NO_REPAIR_NO_FEE = recorded_policy(repair_categories=[], repair_extension_months=0, return_fee="0.00")
+WITH_REPAIR = Upcasters({("case_assessed", 1): NO_REPAIR_NO_FEE})
+
+
+def test_a_recorded_policy_keeps_its_meaning_when_settings_are_added() -> None:
+    stream = recorded()
+    stored = stream["events"][0]["data"]
+    assert stored["type"] == "case_assessed" and "repair_categories" not in stored["policy"]
+
+    # Without the upcaster the old policy reads fine, and wrongly: repair offered, as a new file.
+    silently = CaseAssessedWithRepair.model_validate(UPCASTERS.upcast(stored))
+    assert silently.policy.repair_categories == ("printers", "electronics", "computers")
+
+    assessed = CaseAssessedWithRepair.model_validate(WITH_REPAIR.upcast(stored))
+    assert assessed.policy.repair_categories == () and assessed.policy.repair_extension_months == 0
+    assert assessed.policy.return_fee == Decimal("0.00")
+    # Nothing else of the policy changed, and the case folds as recorded.
+    before = CaseAssessed.model_validate(stored).policy
+    assert assessed.policy.model_dump(include=set(Policy.model_fields)) == before.model_dump()
+    case = fold([assessed, *(event_from_json(e["data"]) for e in stream["events"][1:])])
+    assert case is not None and case_view(case).model_dump(mode="json") == stream["view"]
+    assert stored == recorded()["events"][0]["data"]  # the stored data itself is never changed
+
+    # A case assessed under the new settings is version 2 and keeps its own values.
+    repairing = assessed.policy.model_copy(update={"repair_categories": ("printers",)})
+    new = assessed.model_copy(update={"policy": repairing})
+    written = WITH_REPAIR.stamp(new.model_dump(mode="json"))
+    assert written[VERSION_KEY] == 2
+    again = CaseAssessedWithRepair.model_validate(WITH_REPAIR.upcast(written))
+    assert again.policy.repair_categories == ("printers",)

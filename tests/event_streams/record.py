@@ -1,0 +1,105 @@
+"""Record the event streams of a release: run every case file (../shared/cases and cases/) on the
+time-skipping server with the current code, and write each case's stream as stored, with the
+case view and read-model row its fold gave, into tests/event_streams/<release>/ (emptied first),
+with a README naming the commit.
+
+    python3 tests/event_streams/record.py release-4 [CASE.json...]
+
+A release directory stands for the streams stored by that code: once committed it never
+changes. tests/test_event_streams.py folds every one of them with today's code to exactly what
+was recorded, so a change to events, the request or the policy that old streams cannot read
+(no upcaster) fails there. Record a new release whenever a stored event's schema version moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+from activities.event_store import fold_stored, row_of_stream  # noqa: E402
+from domain.policy import DEFAULT_POLICY_FILE  # noqa: E402
+from domain.view import case_view  # noqa: E402
+from simulate import load_past_cases, run_case, simulation  # noqa: E402
+from store.event_store import StoredEvent  # noqa: E402
+from tests.test_cli import OWN_CASES, SHARED_CASES  # noqa: E402
+
+
+def stream_record(case_file: str, events: Sequence[StoredEvent]) -> dict[str, Any]:
+    """What a committed stream file holds: the stored rows (without the store's own position and
+    clock, which no fold reads) and what the fold of them gave."""
+    case = fold_stored(list(events))
+    row = row_of_stream(list(events))
+    if case is None or row is None:
+        raise ValueError(f"{case_file}: the case left no events")
+    return {
+        "case_file": case_file,
+        "stream_id": events[0].stream_id,
+        "events": [
+            {"stream_version": e.stream_version, "event_id": str(e.event_id), "type": e.type, "data": e.data}
+            for e in events
+        ],
+        "view": case_view(case).model_dump(mode="json"),
+        "row": row.model_dump(mode="json"),
+    }
+
+
+async def record(case_files: Sequence[Path], out: Path) -> list[Path]:
+    cases = load_past_cases(case_files)
+    names = [Path(c.source).name for c in cases]
+    if len(set(names)) != len(names):
+        raise ValueError("two case files share a name; their streams would overwrite each other")
+    written = []
+    async with simulation(DEFAULT_POLICY_FILE) as ([rc], store, env):
+        for past, name in zip(cases, names, strict=True):
+            outcome = await run_case(rc, store, env, past)
+            events = await store.read_stream(rc.case_id(past.request.return_id))
+            stream = stream_record(name, events)
+            # The fold must give what the workflow answered, or the recording proves nothing.
+            answered = {k: outcome[k] for k in stream["view"]}
+            if answered != stream["view"]:
+                raise ValueError(f"{name}: the fold of the stream differs from the workflow's view")
+            path = out / name
+            path.write_text(json.dumps(stream, indent=2, ensure_ascii=False) + "\n")
+            written.append(path)
+    return written
+
+
+async def main(argv: list[str]) -> None:
+    if not argv or not argv[0].startswith("release-"):
+        raise SystemExit(__doc__)
+    out = HERE / argv[0]
+    cases = [Path(a) for a in argv[1:]] or SHARED_CASES + OWN_CASES
+    out.mkdir(exist_ok=True)
+    for old in out.glob("*.json"):
+        old.unlink()
+    written = await record(cases, out)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    (out / "README.md").write_text(
+        f"Event streams of {len(written)} case files (../shared/cases and cases/), stored by the code\n"
+        f"of commit {commit} and recorded by `python3 tests/event_streams/record.py {out.name}`:\n"
+        "each file holds a case's stored events and the case view and read-model row their fold\n"
+        "gave. They never change: tests/test_event_streams.py folds them with today's code.\n"
+    )
+    for path in written:
+        print(path.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    from stack.runtime import install_runtime
+
+    install_runtime()
+    asyncio.run(main(sys.argv[1:]))
+    sys.stdout.flush()
+    os._exit(0)  # as in simulate.py: the SDK's runtime threads can abort the interpreter at exit
