@@ -1,4 +1,8 @@
-"""Append-only event store on PostgreSQL (see ARCHITECTURE, Event store notes)."""
+"""Append-only event store on PostgreSQL (see ARCHITECTURE, Event store notes).
+
+Readers of all events (the relays) follow them through a subscription whose checkpoint they
+advance in their own transaction.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,18 @@ class NewEvent:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, order=True)
+class Position:
+    """An event's place in the order of all events: its transaction first, then its global
+    position. Only this order is gap-free for readers (see 006_subscriptions.sql)."""
+
+    transaction_id: int
+    global_position: int
+
+
+START = Position(0, 0)
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     global_position: int
@@ -32,6 +48,12 @@ class StoredEvent:
     type: str
     data: dict[str, Any]
     recorded_at: datetime
+    # The appending transaction: one per batch, since every append is a transaction of its own.
+    transaction_id: int
+
+    @property
+    def position(self) -> Position:
+        return Position(self.transaction_id, self.global_position)
 
 
 class ConcurrencyConflict(Exception):
@@ -39,7 +61,7 @@ class ConcurrencyConflict(Exception):
 
 
 _APPEND = "select append_events($1, $2, $3, $4, $5)"
-_COLUMNS = "global_position, stream_id, stream_version, event_id, type, data, recorded_at"
+_COLUMNS = "global_position, stream_id, stream_version, event_id, type, data, recorded_at, transaction_id"
 
 
 def record_to_event(r: asyncpg.Record) -> StoredEvent:
@@ -51,7 +73,18 @@ def record_to_event(r: asyncpg.Record) -> StoredEvent:
         type=r["type"],
         data=r["data"],
         recorded_at=r["recorded_at"],
+        transaction_id=r["transaction_id"],
     )
+
+
+# All events after a position, in the gap-free order, only of transactions that have ended.
+_READ_ALL = f"""
+select {_COLUMNS} from events
+where (transaction_id, global_position) > ($1::xid8, $2)
+  and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+order by transaction_id, global_position
+limit $3
+"""
 
 
 class EventStore:
@@ -140,17 +173,60 @@ class EventStore:
         )
         return [record_to_event(r) for r in rows]
 
-    async def read_all(self, after_position: int = 0, limit: int = 10000) -> list[StoredEvent]:
-        """Events after a position, oldest first, only those no running
-        transaction can still precede: rows of transactions at or above the
-        snapshot xmin may still be joined by lower positions committing late.
-        """
-        rows = await self._pool.fetch(
-            f"select {_COLUMNS} from events"
-            " where global_position > $1"
-            " and transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-            " order by global_position limit $2",
-            after_position,
-            limit,
-        )
-        return [record_to_event(r) for r in rows]
+    async def read_all(self, after: Position = START, limit: int = 1000) -> list[StoredEvent]:
+        """Events after a position, in the gap-free order, of ended transactions only (a later
+        read after the last event returned misses nothing). A reader that must not lose its
+        place uses a subscription instead."""
+        return await _read_all(self._pool, after, limit)
+
+
+async def _read_all(db: asyncpg.Pool | asyncpg.Connection, after: Position, limit: int) -> list[StoredEvent]:
+    rows = await db.fetch(_READ_ALL, after.transaction_id, after.global_position, limit)
+    return [record_to_event(r) for r in rows]
+
+
+# --- subscriptions: gap-free reading of all events, checkpointed in the reader's transaction ---
+#
+#   async with conn.transaction():
+#       events = await read_subscription(conn, "webhooks", limit=100)
+#       for e in events:
+#           ...  # deliver, and write the delivery record on `conn`
+#       if events:
+#           await advance_subscription(conn, "webhooks", events[-1])
+#
+# The record and the checkpoint commit together; if the transaction fails, neither moved, and
+# the next read returns the same events again (a relay delivers at least once, keyed by
+# event_id for receivers that must see each event once).
+
+
+def _require_transaction(conn: asyncpg.Connection) -> None:
+    if not conn.is_in_transaction():
+        raise RuntimeError("subscriptions are read and advanced inside the caller's transaction")
+
+
+async def read_subscription(conn: asyncpg.Connection, name: str, limit: int = 100) -> list[StoredEvent]:
+    """The next events of subscription `name` (created at the start when new), oldest first.
+    Locks the subscription until the caller's transaction ends: a second reader of the same
+    name waits, then reads after whatever the first one checkpointed."""
+    _require_transaction(conn)
+    await conn.execute("insert into subscriptions (name) values ($1) on conflict (name) do nothing", name)
+    row = await conn.fetchrow(
+        "select last_tx, last_position from subscriptions where name = $1 for update", name
+    )
+    return await _read_all(conn, Position(row["last_tx"], row["last_position"]), limit)
+
+
+async def advance_subscription(conn: asyncpg.Connection, name: str, last: StoredEvent | Position) -> None:
+    """Move the checkpoint of `name` to `last` (the last event dealt with), in the caller's
+    transaction; it commits or rolls back with it. A checkpoint never moves back."""
+    _require_transaction(conn)
+    at = last.position if isinstance(last, StoredEvent) else last
+    moved = await conn.execute(
+        "update subscriptions set last_tx = $2::xid8, last_position = $3, updated_at = now()"
+        " where name = $1 and (last_tx, last_position) <= ($2::xid8, $3)",
+        name,
+        at.transaction_id,
+        at.global_position,
+    )
+    if moved != "UPDATE 1":
+        raise ValueError(f"subscription {name}: unknown, or already past {at}")

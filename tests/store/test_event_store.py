@@ -137,32 +137,6 @@ async def test_events_are_append_only(pool: asyncpg.Pool, sql: str) -> None:
     assert [e.type for e in await store.read_stream(s)] == ["Opened"]
 
 
-async def test_read_all_in_order_and_holds_back_late_commits(pool: asyncpg.Pool) -> None:
-    store = EventStore(pool)
-    start = await pool.fetchval("select coalesce(max(global_position), 0) from events")
-    s1, s2 = _stream(), _stream()
-    await store.append(s1, 0, _events("A", "B"))
-    await store.append(s2, 0, _events("C"))
-    got = await store.read_all(start)
-    assert [e.type for e in got] == ["A", "B", "C"]
-    assert [e.global_position for e in got] == sorted(e.global_position for e in got)
-    assert [e.type for e in await store.read_all(start, limit=2)] == ["A", "B"]
-    assert [e.type for e in await store.read_all(got[1].global_position)] == ["C"]
-
-    # A transaction that started earlier and commits late must not be skipped:
-    # while it runs, later commits are held back too.
-    s3, s4 = _stream(), _stream()
-    async with pool.acquire() as slow:
-        tx = slow.transaction()
-        await tx.start()
-        await slow.fetchval("select append_events($1, 0, $2, $3, $4)", s3, [uuid.uuid4()], ["Late"], [{}])
-        await store.append(s4, 0, _events("Quick"))
-        assert [e.type for e in await store.read_all(got[-1].global_position)] == []
-        await tx.commit()
-    after = await store.read_all(got[-1].global_position)
-    assert [e.type for e in after] == ["Late", "Quick"]
-
-
 async def test_case_row_written_with_append_and_stale_versions_ignored(
     pool: asyncpg.Pool,
 ) -> None:
