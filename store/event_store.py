@@ -1,11 +1,13 @@
 """Append-only event store on PostgreSQL (see ARCHITECTURE, Event store notes).
 
-Readers of all events (the relays) follow them through a subscription whose checkpoint they
-advance in their own transaction.
+It knows streams and events, nothing of what is built from them: a projection that must commit
+with an append (the read model's row) rides along as a `Rider`, and readers of all events (the
+relays) follow them through a subscription whose checkpoint they advance in their own transaction.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,8 +15,6 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-
-from store.read_model import APPEND_WITH_CASE, CaseRow, case_values
 
 # SQLSTATE raised by append_events on a real conflict (see 001_event_store.sql).
 CONFLICT_SQLSTATE = "RS001"
@@ -56,12 +56,37 @@ class StoredEvent:
         return Position(self.transaction_id, self.global_position)
 
 
+@dataclass(frozen=True)
+class Rider:
+    """A data-modifying statement that commits inside an append's own statement: one round trip,
+    and a refused append takes it back too. `sql` numbers its parameters from RIDER_FIRST_PARAM
+    on and gets `args` for them. It also runs when the append is a duplicate retry, so it must
+    be idempotent and keep an older state from winning itself."""
+
+    sql: str
+    args: tuple[Any, ...]
+
+
+RIDER_FIRST_PARAM = 6  # append_events takes $1-$5
+
+
 class ConcurrencyConflict(Exception):
     """Expected version mismatch (or event ids reused): not retryable as is."""
 
 
 _APPEND = "select append_events($1, $2, $3, $4, $5)"
 _COLUMNS = "global_position, stream_id, stream_version, event_id, type, data, recorded_at, transaction_id"
+
+
+@functools.cache
+def _append_with(rider_sql: str) -> str:
+    # A data-modifying CTE runs whether or not it is referenced; a conflict raised by the
+    # append aborts the whole statement, rider included.
+    return f"""
+with appended as (select append_events($1, $2, $3, $4, $5) as version),
+rider as ({rider_sql})
+select version from appended
+"""
 
 
 def record_to_event(r: asyncpg.Record) -> StoredEvent:
@@ -96,7 +121,7 @@ class EventStore:
         stream_id: str,
         expected_version: int,
         events: Sequence[NewEvent],
-        case_row: CaseRow | None = None,
+        rider: Rider | None = None,
     ) -> int:
         """Append events at expected_version; returns the stream's new version.
 
@@ -105,14 +130,14 @@ class EventStore:
         """
         if not events:
             raise ValueError("append needs at least one event")
-        return await self._append(self._pool, stream_id, expected_version, events, case_row)
+        return await self._append(self._pool, stream_id, expected_version, events, rider)
 
     async def append_once(
         self,
         stream_id: str,
         expected_version: int,
         events: Sequence[NewEvent],
-        case_row: CaseRow | None = None,
+        rider: Rider | None = None,
     ) -> list[StoredEvent]:
         """append, for a writer that may decide a batch again after a crash (a workflow task
         retried after its local append committed): the same event ids, but other data (a later
@@ -131,7 +156,7 @@ class EventStore:
             )
             if rows and rows[0]["event_id"] == events[0].event_id:
                 return [record_to_event(r) for r in rows]
-            await self._append(conn, stream_id, expected_version, events, case_row)
+            await self._append(conn, stream_id, expected_version, events, rider)
             return []
 
     @staticmethod
@@ -140,7 +165,7 @@ class EventStore:
         stream_id: str,
         expected_version: int,
         events: Sequence[NewEvent],
-        case_row: CaseRow | None,
+        rider: Rider | None,
     ) -> int:
         args = (
             stream_id,
@@ -150,12 +175,11 @@ class EventStore:
             [e.data for e in events],
         )
         try:
-            # One statement, so one round trip and atomic without BEGIN/COMMIT round trips; the
-            # read-model row rides along in the same statement, so it never lags the stream.
-            if case_row is None:
+            # One statement, so one round trip and atomic without BEGIN/COMMIT round trips.
+            if rider is None:
                 version: int = await db.fetchval(_APPEND, *args)
             else:
-                version = await db.fetchval(APPEND_WITH_CASE, *args, *case_values(case_row))
+                version = await db.fetchval(_append_with(rider.sql), *args, *rider.args)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_event_id_key":
                 raise ConcurrencyConflict(f"conflict: event ids already recorded ({exc})") from exc

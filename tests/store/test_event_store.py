@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from activities.event_store import AppendEvents, EventEnvelope, EventStoreActivities
 from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
-from store.read_model import CaseRow, get_case, rebuild, upsert_case
+from store.read_model import CaseRow, case_rider, get_case, rebuild, upsert_case
 
 
 def _events(*types: str) -> list[NewEvent]:
@@ -60,7 +63,7 @@ async def test_expected_version_conflict_writes_nothing(pool: asyncpg.Pool) -> N
     store, s = EventStore(pool), _stream()
     await store.append(s, 0, _events("Opened"))
     with pytest.raises(ConcurrencyConflict, match="conflict:"):
-        await store.append(s, 0, _events("Other"), case_row=_case(s, 1))
+        await store.append(s, 0, _events("Other"), case_rider(_case(s, 1)))
     with pytest.raises(ConcurrencyConflict):
         await store.append(s, 5, _events("Other"))
     assert [e.type for e in await store.read_stream(s)] == ["Opened"]
@@ -142,13 +145,13 @@ async def test_case_row_written_with_append_and_stale_versions_ignored(
 ) -> None:
     store, s = EventStore(pool), _stream()
     first = _events("Opened")
-    await store.append(s, 0, first, case_row=_case(s, 1))
+    await store.append(s, 0, first, case_rider(_case(s, 1)))
     row = await get_case(pool, s)
     assert row is not None and row.status == "open" and row.customer_messages == ("hello",)
     assert row.opened_at.tzinfo is not None
-    await store.append(s, 1, _events("Closed"), case_row=_case(s, 2, "closed"))
+    await store.append(s, 1, _events("Closed"), case_rider(_case(s, 2, "closed")))
     # A retry of the first append carries an older row: it must not win.
-    assert await store.append(s, 0, first, case_row=_case(s, 1)) == 2
+    assert await store.append(s, 0, first, case_rider(_case(s, 1))) == 2
     async with pool.acquire() as conn:
         await upsert_case(conn, _case(s, 1, "stale"))
     row = await get_case(pool, s)
@@ -186,9 +189,9 @@ async def test_append_once_answers_a_decided_again_batch_with_the_recorded_one(p
     leaves the read model as the first batch left it."""
     store, s = EventStore(pool), _stream()
     first = _events("Opened", "Messaged")
-    assert await store.append_once(s, 0, first, _case(s, 2, status="first")) == []
+    assert await store.append_once(s, 0, first, case_rider(_case(s, 2, status="first"))) == []
     again = [NewEvent(first[0].event_id, "Opened", {"at": "later"})]
-    recorded = await store.append_once(s, 0, again, _case(s, 1, status="again"))
+    recorded = await store.append_once(s, 0, again, case_rider(_case(s, 1, status="again")))
     assert [(e.event_id, e.type, e.data) for e in recorded] == [(e.event_id, e.type, e.data) for e in first]
     assert [e.stream_version for e in recorded] == [1, 2]
     assert len(await store.read_stream(s)) == 2
@@ -214,3 +217,9 @@ async def test_append_events_once_activity_hands_back_the_recorded_batch(pool: a
         AppendEvents(stream_id=s, expected_version=0, events=[again], summary=summary)
     )
     assert (retried.version, retried.recorded) == (1, [first])
+
+
+
+def test_the_event_store_knows_nothing_of_read_models() -> None:
+    code = "import sys, store.event_store; assert 'store.read_model' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
