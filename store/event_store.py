@@ -102,6 +102,22 @@ def record_to_event(r: asyncpg.Record) -> StoredEvent:
     )
 
 
+# The batch recorded right after a version: the rows one append's transaction wrote from there
+# on, if that append started there (a batch is one transaction: appends never share one).
+_RECORDED_BATCH = f"""
+with batch as (
+    select n.transaction_id from events n
+    where n.stream_id = $1 and n.stream_version = $2 + 1
+      and not exists (
+        select from events p
+        where p.stream_id = $1 and p.stream_version = $2 and p.transaction_id = n.transaction_id
+      )
+)
+select {_COLUMNS} from events
+where stream_id = $1 and stream_version > $2 and transaction_id = (select transaction_id from batch)
+order by stream_version
+"""
+
 # All events after a position, in the gap-free order, only of transactions that have ended.
 _READ_ALL = f"""
 select {_COLUMNS} from events
@@ -141,22 +157,28 @@ class EventStore:
     ) -> list[StoredEvent]:
         """append, for a writer that may decide a batch again after a crash (a workflow task
         retried after its local append committed): the same event ids, but other data (a later
-        `at`, possibly other events). When the batch's first event id is already recorded right
-        after expected_version, nothing is written (the read model neither) and the events
-        recorded from there on are returned: they are the case's record, the new ones are not.
-        Returns [] for a fresh append."""
+        `at`, possibly other events). When the batch recorded right after expected_version
+        starts with this batch's first event id, nothing is written (the rider neither) and that
+        recorded batch is returned, exactly: the rows its one append wrote, not what later
+        appends added. It is the case's record; the new decision is not. Returns [] for a
+        fresh append.
+
+        Raises ConcurrencyConflict when the batch's ids are recorded elsewhere in the stream
+        (append_events would answer that as a duplicate retry): a writer whose ids no longer
+        line up with the record must not be told its events were appended.
+        """
         if not events:
             raise ValueError("append needs at least one event")
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                f"select {_COLUMNS} from events where stream_id = $1 and stream_version > $2"
-                " order by stream_version",
-                stream_id,
-                expected_version,
-            )
-            if rows and rows[0]["event_id"] == events[0].event_id:
-                return [record_to_event(r) for r in rows]
-            await self._append(conn, stream_id, expected_version, events, rider)
+            recorded = await conn.fetch(_RECORDED_BATCH, stream_id, expected_version)
+            if recorded and recorded[0]["event_id"] == events[0].event_id:
+                return [record_to_event(r) for r in recorded]
+            version = await self._append(conn, stream_id, expected_version, events, rider)
+            if version != expected_version + len(events):
+                raise ConcurrencyConflict(
+                    f"conflict: the event ids of this batch are recorded on {stream_id}, "
+                    f"but not right after version {expected_version}"
+                )
             return []
 
     @staticmethod

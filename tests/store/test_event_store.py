@@ -223,3 +223,36 @@ async def test_append_events_once_activity_hands_back_the_recorded_batch(pool: a
 def test_the_event_store_knows_nothing_of_read_models() -> None:
     code = "import sys, store.event_store; assert 'store.read_model' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+async def test_append_once_adopts_only_the_batch_recorded_by_one_append(pool: asyncpg.Pool) -> None:
+    """Two handlers appended in one workflow task, then the worker died: the retried first
+    handler gets its own batch back, not the second handler's, which that one adopts in turn."""
+    store, s = EventStore(pool), _stream()
+    await store.append(s, 0, _events("Opened"))
+    first, second = _events("Chosen"), _events("Received", "Resolved")
+    assert await store.append_once(s, 1, first) == []
+    assert await store.append_once(s, 2, second) == []
+    again = await store.append_once(s, 1, [NewEvent(first[0].event_id, "Chosen", {"at": "later"})])
+    assert [(e.event_id, e.stream_version) for e in again] == [(first[0].event_id, 2)]
+    again = await store.append_once(s, 2, second)
+    assert [e.event_id for e in again] == [e.event_id for e in second]
+    assert [e.stream_version for e in again] == [3, 4]
+    # Decided again with another length, the recorded batch still answers whole.
+    longer = [NewEvent(second[0].event_id, "Received", {}), *_events("Extra", "More")]
+    assert [e.type for e in await store.append_once(s, 2, longer)] == ["Received", "Resolved"]
+    assert len(await store.read_stream(s)) == 4
+
+
+async def test_append_once_refuses_ids_recorded_elsewhere_in_the_stream(pool: asyncpg.Pool) -> None:
+    """A writer whose ids no longer line up with the record (its redecided batch had another
+    length) is refused, never told that its batch was appended."""
+    store, s = EventStore(pool), _stream()
+    batch = _events("A", "B", "C")
+    await store.append(s, 0, batch)
+    await store.append(s, 3, _events("D"))
+    with pytest.raises(ConcurrencyConflict, match="not right after version 1"):
+        await store.append_once(s, 1, batch[1:])  # all found in the stream: append_events says duplicate
+    with pytest.raises(ConcurrencyConflict):
+        await store.append_once(s, 4, batch[2:])  # the stream is where expected: the insert refuses
+    assert [e.type for e in await store.read_stream(s)] == ["A", "B", "C", "D"]
