@@ -242,7 +242,9 @@ async def _read_all(db: asyncpg.Pool | asyncpg.Connection, after: Position, limi
 #
 # The record and the checkpoint commit together; if the transaction fails, neither moved, and
 # the next read returns the same events again (a relay delivers at least once, keyed by
-# event_id for receivers that must see each event once).
+# event_id for receivers that must see each event once). Keep that transaction short: while
+# it holds a transaction id (the subscription's row lock takes one), every reader of all
+# events reads only below it.
 
 
 def _require_transaction(conn: asyncpg.Connection) -> None:

@@ -375,7 +375,7 @@ async def two_updates_in_one_task(s: Stack, size: Sizes, seed: int) -> TwoUpdate
     assert lost >= 1, "no workflow task attempt was lost"
     return TwoUpdatesFigures(
         death=death.split(" ", 1)[1],
-        updates_in_one_task=2,
+        updates_in_one_task=accepted_by.count(accepted_by[-1]),
         task_attempts_lost=lost,
         events_checked=figures.events,
         seconds=round(time.monotonic() - began, 1),
