@@ -16,6 +16,9 @@ from typing import assert_never
 from domain import events as ev
 from domain.effects import CustomerMessage, Effect, LicenceRevocation, Refund, Replacement, StoreCredit
 
+# The events that record an effect done; each names the effect's idempotency key.
+Done = ev.RefundIssued | ev.StoreCreditIssued | ev.ReplacementOrdered | ev.LicenceRevoked | ev.MessageSent
+
 
 @dataclass(frozen=True)
 class EffectRoute:
@@ -23,7 +26,7 @@ class EffectRoute:
     # renaming one changes the workflow's commands.
     activity: str
     summary: str  # what the activity does, as ops read it in the UI ("Refund €39.95 to ideal tr_8Hx2")
-    done: Callable[[datetime], ev.Event]  # the event recording the effect done, at a moment
+    done: Callable[[datetime], Done]  # the event recording the effect done, at a moment
 
 
 def route(effect: Effect) -> EffectRoute:
