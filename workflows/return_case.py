@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import commands as cmd
     from domain.case import ReturnCase, fold
     from domain.decider import Refused, decide, next_timer
-    from domain.details import RefusedOverride, attention_reasons, case_details
+    from domain.details import RefusedOverride, RefusedOverrides, attention_reasons, case_details
     from domain.effect_registry import route
     from domain.effects import Effect
     from domain.events import event_from_json
@@ -58,7 +58,7 @@ class ReturnCaseWorkflow:
         self._opened = False
         self._changed = False
         self._failing: list[str] = []  # summaries of effects that keep failing, for ops
-        self._refused: list[RefusedOverride] = []
+        self._refused = RefusedOverrides()
         self._search_attributes: list[Any] = []
         # Updates, timers and effects take turns: each decides on the state the previous one left.
         self._lock = asyncio.Lock()
@@ -166,7 +166,7 @@ class ReturnCaseWorkflow:
                     else e.message
                 )
                 fields = raw if isinstance(raw, dict) else {}
-                self._refused.append(
+                self._refused = self._refused.add(
                     RefusedOverride(
                         at=workflow.now(),
                         actor=str(fields.get("actor", "")),
