@@ -35,7 +35,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from converter import data_converter
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from simulate import load_past_cases, run_case, simulation
 from workflows.return_case import ReturnCaseWorkflow

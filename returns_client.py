@@ -30,9 +30,10 @@ from converter import data_converter
 from domain import commands as cmd
 from domain.assessment import assess
 from domain.details import list_summary
-from domain.policy import DEFAULT_POLICY_FILE, Policy, load_policy
+from domain.policy import Policy
 from domain.request import InvalidRequest, ReturnRequest, describe, parse_request
 from domain.view import CaseView
+from policies import DEFAULT_POLICY_FILE, load_policy
 from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow, StartCase, workflow_id
 
 DEFAULT_ADDRESS = "localhost:7233"

@@ -28,7 +28,7 @@ from activities.policy import PolicyActivities
 from codec import KEYS_ENV, PLAINTEXT_ENV, CodecError, Keyring, ensure_key_file, plaintext_allowed
 from codec_server import CodecServer
 from converter import data_converter
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
 from store.migrate import migrate

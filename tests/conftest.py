@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from converter import data_converter
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server, time_skipping_server
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login

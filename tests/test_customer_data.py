@@ -30,7 +30,7 @@ from temporalio.client import Client
 from codec import KEY_ID, CodecError, Keyring
 from codec_server import CodecServer
 from converter import data_converter
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.embedded import TemporalHandle, start_temporal_dev_server
 from store.db import create_pool

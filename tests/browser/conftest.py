@@ -21,7 +21,7 @@ from playwright.async_api import Browser, Page, Route, ViewportSize, async_playw
 from temporalio.client import Client
 
 from converter import data_converter
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server
 from store.db import create_pool

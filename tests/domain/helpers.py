@@ -17,9 +17,10 @@ from domain import commands as cmd
 from domain.case import ReturnCase, evolve
 from domain.decider import decide, next_timer
 from domain.effects import CustomerMessage
-from domain.policy import Policy, load_policy
+from domain.policy import Policy
 from domain.request import ReturnRequest, parse_request
 from domain.view import case_view
+from policies import load_policy
 
 UTC = UTC
 # 2026-10-20T09:00:00+02:00, the example's requested_at; the case starts at that moment.

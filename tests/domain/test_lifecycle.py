@@ -823,8 +823,8 @@ def test_events_survive_a_json_round_trip() -> None:
 
 def test_a_request_delivered_after_the_case_starts_is_refused_not_stuck() -> None:
     """requested_at defaults to the start; a delivery after it is refused, never a crash."""
-    from domain.policy import load_policy
     from domain.request import parse_request
+    from policies import load_policy
 
     data = request()
     data.pop("requested_at", None)

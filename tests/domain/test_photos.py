@@ -9,8 +9,8 @@ import pytest
 from helpers import Driver, item, line, policy, request
 
 from domain.assessment import assess, photo_rules
-from domain.policy import load_policy
 from domain.request import parse_request
+from policies import load_policy
 
 FAULT = "A photo of the error message or of the defect"
 DAMAGE = "A photo of the damage and of the outer packaging"

@@ -9,8 +9,8 @@ import pytest
 from helpers import Driver, item, line, policy, request
 
 from domain.assessment import assess, quote, store_credit_amount
-from domain.policy import load_policy
 from domain.request import parse_request
+from policies import load_policy
 
 
 def laptop_with_gift(

@@ -37,9 +37,9 @@ from domain.effects import (
     StoreCredit,
     _Effect,
 )
-from domain.policy import DEFAULT_POLICY_FILE
 from domain.request import parse_request
 from domain.view import CaseView
+from policies import DEFAULT_POLICY_FILE
 from store.event_store import EventStore
 from store.read_model import get_case
 from tests.domain.helpers import T0, Driver

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from converter import data_converter
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.runtime import make_runtime
 from tests.workflow.test_return_case import toner

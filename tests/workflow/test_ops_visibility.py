@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.effects import EffectActivities
 from domain.effects import Refund
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from tests.workflow.test_return_case import assert_consistent, ledger_count, toner
 from worker import build_worker
