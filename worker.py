@@ -33,7 +33,7 @@ from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
 from store.migrate import migrate
 from workflows.return_case import TASK_QUEUE, ReturnCaseWorkflow
-from workflows.search_attributes import SEARCH_ATTRIBUTES  # noqa: F401 (registered by the stacks)
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent
 

@@ -91,7 +91,7 @@ def _open(c: cmd.OpenCase, now: datetime) -> list[Event]:
     return opened
 
 
-def _action(case: ReturnCase, c: cmd.Action, now: datetime) -> list[Event]:  # noqa: C901
+def _action(case: ReturnCase, c: cmd.Action, now: datetime) -> list[Event]:
     if case.closed:
         raise _refuse(case, c.action, "the case is closed")
     needs = case.needs

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 # The row is the domain's CaseSummary: one definition serves the workflow, the rebuild and SQL.
-from domain.summary import CaseSummary as CaseRow  # noqa: I001
+from domain.summary import CaseSummary as CaseRow
 
 __all__ = [
     "APPEND_WITH_CASE",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,7 +59,9 @@ def test_simulate_exits_1_when_an_expectation_fails(tmp_path: Path) -> None:
         (lambda r: r.update(items=[]), "items"),
     ],
 )
-def test_invalid_request_exits_2_with_one_line_naming_the_field(tmp_path: Path, change, field) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_request_exits_2_with_one_line_naming_the_field(
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], field: str
+) -> None:
     case = json.loads((ROOT / "examples" / "toner_case.json").read_text())
     change(case["request"])
     (tmp_path / "request.json").write_text(json.dumps(case["request"]))
@@ -81,7 +85,9 @@ def test_invalid_request_exits_2_with_one_line_naming_the_field(tmp_path: Path, 
         (lambda c: c.update(expect_typo={}), "expect_typo: unknown field"),
     ],
 )
-def test_invalid_case_file_exits_2_and_runs_nothing(tmp_path: Path, change, reason) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_case_file_exits_2_and_runs_nothing(
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], reason: str
+) -> None:
     case = json.loads((ROOT / "examples" / "toner_case.json").read_text())
     change(case)
     (tmp_path / "case.json").write_text(json.dumps(case))

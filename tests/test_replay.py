@@ -39,16 +39,17 @@ STATUSES = {  # contract section 3
 }
 
 
-# Every timer of the decider: (action, need).
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+# Every timer of the decider.
 TIMERS = [
-    ("remind", "photos"),
-    ("remind", "choice"),
-    ("remind", "parcel"),
-    ("expire", "photos"),
-    ("expire", "parcel"),
-    ("default_choice", None),
-    ("auto_inspection", "inspection"),
-    ("close_appeal", None),
+    Timer(EPOCH, "remind", "photos"),
+    Timer(EPOCH, "remind", "choice"),
+    Timer(EPOCH, "remind", "parcel"),
+    Timer(EPOCH, "expire", "photos"),
+    Timer(EPOCH, "expire", "parcel"),
+    Timer(EPOCH, "default_choice"),
+    Timer(EPOCH, "auto_inspection", "inspection"),
+    Timer(EPOCH, "close_appeal"),
 ]
 
 
@@ -90,8 +91,7 @@ async def test_each_release_covers_every_path_of_the_contract(release: Path) -> 
     assert total.statuses == STATUSES
     assert total.actions >= set(ACTION_ARGUMENTS)
     assert total.overrides == set(get_args(OverrideType))
-    epoch = datetime(2026, 1, 1, tzinfo=UTC)
-    kinds = {replay.timer_kind(Timer(epoch, a, n).summary(epoch - timedelta(days=1))) for a, n in TIMERS}  # type: ignore[arg-type]
+    kinds = {replay.timer_kind(t.summary(EPOCH - timedelta(days=1))) for t in TIMERS}
     assert total.timers == kinds
     assert total.activities == {
         "refund",

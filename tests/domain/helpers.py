@@ -225,7 +225,7 @@ class Driver:
         return self.apply(cmd.SubmitPhotos(line_id=line_id, photos=refs or ("photo.jpg",)))
 
     def choose(self, resolution: str) -> list[Any]:
-        return self.apply(cmd.ChooseResolution(resolution=resolution))  # type: ignore[arg-type]
+        return self.apply(cmd.ChooseResolution(resolution=resolution))
 
     def parcel(self) -> list[Any]:
         return self.apply(cmd.ReceiveParcel())
@@ -237,7 +237,7 @@ class Driver:
         return self.apply(cmd.CancelCase())
 
     def override(self, type_: str, actor: str = "ops:anna", reason: str = "test", **kw: Any) -> list[Any]:
-        return self.apply(cmd.ApplyOverride(type=type_, actor=actor, reason=reason, **kw))  # type: ignore[arg-type]
+        return self.apply(cmd.ApplyOverride(type=type_, actor=actor, reason=reason, **kw))
 
     # --- reading ------------------------------------------------------------------------------------
     def view(self) -> dict[str, Any]:
@@ -246,11 +246,13 @@ class Driver:
 
     @property
     def status(self) -> str:
-        return self.view()["status"]
+        assert self.case is not None
+        return case_view(self.case).status
 
     @property
     def messages(self) -> list[str]:
-        return self.view()["customer_messages"]
+        assert self.case is not None
+        return case_view(self.case).customer_messages
 
     @property
     def event_types(self) -> list[str]:
