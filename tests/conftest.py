@@ -30,6 +30,25 @@ from worker import build_worker
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[1]
+# Lanes by place: every test under a folder (or in a module) gets the marker. The fast lane is
+# `-m "not slow and not faults and not browser and not compose"` (README); `slow` is also set by
+# module or test where a test takes seconds, and on every test of the dev-server fixture below.
+LANES = {
+    "tests/faults/": "faults",
+    "tests/browser/": "browser",
+    "tests/test_compose.py": "compose",
+}
+SLOW_FIXTURES = {"service"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.relative_to(ROOT).as_posix()
+        for place, lane in LANES.items():
+            if where.startswith(place):
+                item.add_marker(lane)
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker("slow")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -19,7 +19,6 @@ import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 import domain.case
 from activities.effects import EffectActivities
@@ -40,6 +39,7 @@ from domain.effects import (
 from domain.request import parse_request
 from domain.view import CaseView
 from policies import DEFAULT_POLICY_FILE
+from stack.embedded import time_skipping_server
 from store.event_store import EventStore
 from store.read_model import get_case
 from tests.domain.helpers import T0, Driver
@@ -135,7 +135,7 @@ async def _first_task_failure(handle: WorkflowHandle[ReturnCaseWorkflow, CaseVie
 
 
 async def test_an_unmapped_effect_fails_the_workflow_task_and_is_not_recorded_done(
-    env: WorkflowEnvironment, session_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+    session_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The case opens calling for a Voucher before its first message: the task fails on it (and
     keeps failing: ops see it in the UI), and neither the voucher nor the message behind it is
@@ -150,22 +150,25 @@ async def test_an_unmapped_effect_fails_the_workflow_task_and_is_not_recorded_do
         return effects
 
     monkeypatch.setattr(domain.case, "_calls_for", with_voucher)  # domain is passed through the sandbox
-    # A client as production has it: the test environment's own turns an AssertionError in a
-    # workflow into a failed workflow, where a worker fails the workflow task and retries it.
-    client = Client(env.client.service_client, data_converter=env.client.data_converter)
     task_queue = f"unmapped-{uuid.uuid4()}"
     req = toner()
-    async with build_worker(client, session_pool, DEFAULT_POLICY_FILE, task_queue):
-        handle = await client.start_workflow(
-            ReturnCaseWorkflow.run,
-            StartCase(request=parse_request(req)),
-            id=workflow_id(req["return_id"]),
-            task_queue=task_queue,
-        )
-        try:
-            failure = await _first_task_failure(handle)
-        finally:
-            await handle.terminate("test over")
+    # A server of its own: on the session's, the timer tests run after this one timed out in
+    # env.sleep (the test server no longer skipped time once a workflow task had failed).
+    async with time_skipping_server() as env:
+        # A client as production has it: the test environment's own turns an AssertionError in a
+        # workflow into a failed workflow, where a worker fails the workflow task and retries it.
+        client = Client(env.client.service_client, data_converter=env.client.data_converter)
+        async with build_worker(client, session_pool, DEFAULT_POLICY_FILE, task_queue):
+            handle = await client.start_workflow(
+                ReturnCaseWorkflow.run,
+                StartCase(request=parse_request(req)),
+                id=workflow_id(req["return_id"]),
+                task_queue=task_queue,
+            )
+            try:
+                failure = await _first_task_failure(handle)
+            finally:
+                await handle.terminate("test over")
     assert "Expected code to be unreachable" in failure and "voucher" in failure
     events = await EventStore(session_pool).read_stream(workflow_id(req["return_id"]))
     assert [e.type for e in events] == ["case_assessed"]  # no done event, for either effect
