@@ -37,6 +37,7 @@ LANES = {
     "tests/faults/": "faults",
     "tests/browser/": "browser",
     "tests/test_compose.py": "compose",
+    "tests/stack/": "slow",  # starts servers and runs the deploy scripts
 }
 SLOW_FIXTURES = {"service"}
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs the entry points as processes (seconds each)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CASES = sorted((ROOT.parent / "shared" / "cases").glob("*.json"))
 OWN_CASES = sorted((ROOT / "cases").glob("*.json"))

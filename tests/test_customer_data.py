@@ -38,6 +38,8 @@ from tests.conftest import app_dsn, fresh_database
 from worker import ConfigError, Settings, build_worker, keyring_for, service
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
+pytestmark = pytest.mark.slow  # dev servers, worker processes and the codec server
+
 ROOT = Path(__file__).resolve().parents[1]
 OLD = Keyring.parse(Keyring.generate("k-2025"))
 NEW = Keyring.parse(Keyring.generate("k-2026"))

@@ -61,6 +61,7 @@ def committed() -> list[Path]:
 
 
 # --- the guard: an incompatible change fails, the same change behind workflow.patched passes ---
+@pytest.mark.slow
 async def test_incompatible_change_fails_every_committed_history() -> None:
     out = io.StringIO()
     seen, failed = await replay.check(replay.read_histories([HISTORIES]), [IncompatibleReturnCase], out)
@@ -68,6 +69,7 @@ async def test_incompatible_change_fails_every_committed_history() -> None:
     assert all("NondeterminismError" in line for line in out.getvalue().splitlines()), out.getvalue()
 
 
+@pytest.mark.slow
 async def test_same_change_behind_patched_replays_every_committed_history() -> None:
     out = io.StringIO()
     seen, failed = await replay.check(replay.read_histories([HISTORIES]), [PatchedReturnCase], out)
@@ -75,6 +77,7 @@ async def test_same_change_behind_patched_replays_every_committed_history() -> N
 
 
 # --- CI replays every committed history with the command engineers run ---------------------
+@pytest.mark.slow
 async def test_every_committed_history_replays_against_the_current_workflow() -> None:
     files = committed()
     assert len(RELEASES) >= 2 and all(len(list(r.glob("*.json"))) >= 20 for r in RELEASES)
@@ -105,6 +108,7 @@ async def test_each_release_covers_every_path_of_the_contract(release: Path) -> 
     }  # fmt: skip
 
 
+@pytest.mark.slow
 async def test_check_prints_a_line_per_case_and_exits_1_when_one_fails(tmp_path: Path) -> None:
     """A history of code that called another activity than the current code does."""
     good, bad = committed()[-2:]
@@ -121,6 +125,7 @@ async def test_check_prints_a_line_per_case_and_exits_1_when_one_fails(tmp_path:
     assert (await run_script(None, "replay.py", "check", str(tmp_path / "none"))).returncode == 2
 
 
+@pytest.mark.slow
 async def test_freshly_recorded_case_files_replay(tmp_path: Path) -> None:
     """Every case file, run now, replays against the code that ran it: the workflow is
     deterministic on every path (no clock, randomness or set order leaking into commands)."""

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
@@ -196,6 +197,7 @@ class FailingRefunds(EffectActivities):
         return await super().refund(e)
 
 
+@pytest.mark.slow  # waits out retry back-off
 async def test_failing_effect_flags_the_case_until_it_succeeds(
     env: WorkflowEnvironment, session_pool: asyncpg.Pool
 ) -> None:
