@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from tests.shared import case_files
+
 pytestmark = pytest.mark.slow  # each test runs the entry points as processes (seconds each)
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_CASES = sorted((ROOT.parent / "shared" / "cases").glob("*.json"))
-OWN_CASES = sorted((ROOT / "cases").glob("*.json"))
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -24,9 +24,9 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_every_case_file_gives_its_expected_outcome() -> None:
-    cases = SHARED_CASES + OWN_CASES
-    assert cases, "no case files found"
+@pytest.mark.parametrize("which", ["own", "shared"])
+def test_every_case_file_gives_its_expected_outcome(which: str) -> None:
+    cases = case_files(which)
     done = run("simulate.py", *cases)
     outcomes = [json.loads(line) for line in done.stdout.splitlines()]
     failed = {o["file"]: o.get("mismatches") for o in outcomes if not o["ok"]}

@@ -24,7 +24,7 @@ from returns_client import ReturnsClient
 from simulate import ACTION_ARGUMENTS
 from tests.conftest import ROOT, run_script
 from tests.replay_variants import IncompatibleReturnCase, PatchedReturnCase
-from tests.test_cli import OWN_CASES, SHARED_CASES
+from tests.shared import case_files
 
 HISTORIES = ROOT / "tests" / "histories"
 STATUSES = {  # contract section 3
@@ -126,10 +126,11 @@ async def test_check_prints_a_line_per_case_and_exits_1_when_one_fails(tmp_path:
 
 
 @pytest.mark.slow
-async def test_freshly_recorded_case_files_replay(tmp_path: Path) -> None:
+@pytest.mark.parametrize("which", ["own", "shared"])
+async def test_freshly_recorded_case_files_replay(tmp_path: Path, which: str) -> None:
     """Every case file, run now, replays against the code that ran it: the workflow is
     deterministic on every path (no clock, randomness or set order leaking into commands)."""
-    cases = SHARED_CASES + OWN_CASES
+    cases = case_files(which)
     done = await run_script(None, "replay.py", "record", "--out", str(tmp_path), *map(str, cases))
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(list(tmp_path.glob("*.json"))) == len(cases)

@@ -22,13 +22,16 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from replay import record  # noqa: E402
-from tests.test_cli import OWN_CASES, SHARED_CASES  # noqa: E402
+from tests.shared import OWN_CASES, SHARED_ABSENT, SHARED_CASES  # noqa: E402
 
 
 async def main(argv: list[str]) -> None:
     if not argv or not argv[0].startswith("release-"):
         raise SystemExit(__doc__)
     out = HERE / argv[0]
+    if not argv[1:] and not SHARED_CASES:
+        # A release recorded without the public cases would cover less and say nothing of it.
+        raise SystemExit(f"{SHARED_ABSENT}: name the case files to record, or run beside ../shared")
     cases = [Path(a) for a in argv[1:]] or SHARED_CASES + OWN_CASES
     out.mkdir(exist_ok=True)
     for old in out.glob("*.json"):
