@@ -1,17 +1,15 @@
-"""The returns policy: data in a file, identified by a hash of its content."""
+"""The returns policy: data in a file (read by the policies package), identified by a hash of its
+content."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from decimal import Decimal
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.money import Money
-
-DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policies" / "default.json"
 
 
 class Policy(BaseModel):
@@ -41,7 +39,3 @@ def policy_from_bytes(content: bytes) -> Policy:
         raise ValueError("a policy file must not set 'version'; it is the content hash")
     version = hashlib.sha256(content).hexdigest()[:12]
     return Policy.model_validate({**data, "version": version})
-
-
-def load_policy(path: Path | str = DEFAULT_POLICY_FILE) -> Policy:
-    return policy_from_bytes(Path(path).read_bytes())
