@@ -173,7 +173,7 @@ async def test_ops_find_cases_by_return_status_and_read_the_details(stack: Stack
     # From the list to the case: the summary line and the current details in Markdown.
     await row.get_by_role("link", name="return-R-2001").click()
     await page.get_by_role("tab", name="User Metadata").click()
-    await expect(user_metadata(page, "Summary")).to_contain_text("R-2001 · warranty · €229.00 · ")
+    await expect(user_metadata(page, "Summary")).to_contain_text("R-2001 · €229.00 · HP LaserJet")
     details = current_details(page)
     await expect(details).to_contain_text("R-2001 · warranty · awaiting_photos")
     await expect(details).to_contain_text("Waiting for")
