@@ -232,6 +232,9 @@ class Driver:
     def inspect(self, passed: bool, note: str = "") -> list[Any]:
         return self.apply(cmd.ReportInspection(passed=passed, note=note))
 
+    def repaired(self, note: str = "") -> list[Any]:
+        return self.apply(cmd.CompleteRepair(note=note))
+
     def cancel(self) -> list[Any]:
         return self.apply(cmd.CancelCase())
 
