@@ -131,9 +131,10 @@ def build_worker(
     policy_file: Path,
     task_queue: str = TASK_QUEUE,
     effects: EffectActivities | None = None,
+    store: EventStoreActivities | None = None,
 ) -> Worker:
     """The one place that wires the workflow to its activities (worker, simulator and tests)."""
-    store = EventStoreActivities(EventStore(pool))
+    store = store or EventStoreActivities(EventStore(pool))
     effects = effects or EffectActivities(pool)
     policy = PolicyActivities(policy_file)
     return Worker(

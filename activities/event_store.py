@@ -13,6 +13,7 @@ from domain.case import ReturnCase, fold
 from domain.events import event_from_json
 from domain.summary import CaseSummary, summarize
 from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
+from store.read_model import case_rider
 
 
 class EventEnvelope(BaseModel):
@@ -31,7 +32,7 @@ class AppendEvents(BaseModel):
 class Appended(BaseModel):
     version: int
     # Non-empty only when an earlier attempt of this batch (same first event id) had committed:
-    # those events are the record, and the workflow must fold them instead of its new decision.
+    # that batch, and only it, is the record; the workflow folds it instead of its new decision.
     recorded: list[EventEnvelope] = []
 
 
@@ -54,7 +55,9 @@ class EventStoreActivities:
     async def append_events(self, req: AppendEvents) -> int:
         events = [NewEvent(event_id=e.event_id, type=e.type, data=e.data) for e in req.events]
         try:
-            return await self._store.append(req.stream_id, req.expected_version, events, req.summary)
+            return await self._store.append(
+                req.stream_id, req.expected_version, events, case_rider(req.summary)
+            )
         except ConcurrencyConflict as e:
             # Event ids come from the workflow, so a retry is a duplicate, never this: a real conflict.
             raise ApplicationError(str(e), type="ConcurrencyConflict", non_retryable=True) from e
@@ -64,7 +67,9 @@ class EventStoreActivities:
         """append_events for a workflow that adopts what an earlier attempt recorded."""
         events = [NewEvent(event_id=e.event_id, type=e.type, data=e.data) for e in req.events]
         try:
-            recorded = await self._store.append_once(req.stream_id, req.expected_version, events, req.summary)
+            recorded = await self._store.append_once(
+                req.stream_id, req.expected_version, events, case_rider(req.summary)
+            )
         except ConcurrencyConflict as e:
             raise ApplicationError(str(e), type="ConcurrencyConflict", non_retryable=True) from e
         if not recorded:

@@ -54,7 +54,7 @@ from stack.embedded import start_postgres, start_temporal_dev_server  # noqa: E4
 from store.db import create_pool  # noqa: E402
 from store.event_store import EventStore, NewEvent  # noqa: E402
 from store.migrate import create_database  # noqa: E402
-from store.read_model import CaseRow, rebuild  # noqa: E402
+from store.read_model import CaseRow, case_rider, rebuild  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.return_case import ReturnCaseWorkflow  # noqa: E402
 from workflows.search_attributes import SEARCH_ATTRIBUTES  # noqa: E402
@@ -367,12 +367,12 @@ async def bench_appends(
             for i in range(n):
                 stream, version = f"{tag}-{w}-{i // 50}", i % 50
                 event = NewEvent(event_id=uuid.uuid4(), type="E", data={"i": i})
-                case_row = (
-                    row.model_copy(update={"return_id": stream, "stream_version": version + 1})
+                rider = (
+                    case_rider(row.model_copy(update={"return_id": stream, "stream_version": version + 1}))
                     if with_row
                     else None
                 )
-                await store.append(stream, version, [event], case_row)
+                await store.append(stream, version, [event], rider)
 
         runs: dict[str, list[float]] = {}
         for _ in range(sizes.rounds):

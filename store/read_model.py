@@ -1,27 +1,28 @@
-"""Read model of return cases (table return_cases): one CaseSummary row per case."""
+"""Read model of return cases (table return_cases): one CaseSummary row per case.
+
+It stands on the event store, never the other way round: the row commits with its events as the
+append's `Rider` (case_rider), and a rebuild folds the stored streams."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 
 # The row is the domain's CaseSummary: one definition serves the workflow, the rebuild and SQL.
-from domain.summary import CaseSummary as CaseRow  # noqa: I001
+from domain.summary import CaseSummary as CaseRow
+from store.event_store import RIDER_FIRST_PARAM, Rider, StoredEvent, record_to_event
 
 __all__ = [
-    "APPEND_WITH_CASE",
     "CaseRow",
+    "case_rider",
     "case_values",
     "cases_of_customer",
     "get_case",
     "rebuild",
     "upsert_case",
 ]
-
-if TYPE_CHECKING:
-    from store.event_store import StoredEvent
 
 # Columns the caller supplies (updated_at is set by the database on every write).
 _COLUMNS = list(CaseRow.model_fields)
@@ -49,15 +50,13 @@ where return_cases.stream_version <= excluded.stream_version
 
 
 _UPSERT = _upsert(1)
+_UPSERT_RIDER = _upsert(RIDER_FIRST_PARAM)
 
-# The append (store.event_store) and the upsert in one statement: a data-modifying CTE runs
-# whether or not it is referenced, and a conflict raised by the append aborts both. $1-$5 are
-# append_events' arguments, the row's columns follow.
-APPEND_WITH_CASE = f"""
-with appended as (select append_events($1, $2, $3, $4, $5) as version),
-upserted as ({_upsert(6)})
-select version from appended
-"""
+
+def case_rider(row: CaseRow) -> Rider:
+    """The row as a rider of its case's append: written in the append's own statement, so it
+    never lags the stream; a retried older append cannot win (the upsert's version guard)."""
+    return Rider(_UPSERT_RIDER, case_values(row))
 
 
 async def upsert_case(conn: asyncpg.Connection, row: CaseRow) -> None:
@@ -87,8 +86,6 @@ async def rebuild(
     One transaction: readers keep the old table until commit, and appends that
     race with the rebuild wait on the truncate lock, then upsert on top.
     """
-    from store.event_store import record_to_event  # avoids an import cycle
-
     written = 0
     pending: list[tuple[Any, ...]] = []
     current: list[StoredEvent] = []

@@ -26,6 +26,7 @@ from tests.faults.scenarios import (
     postgres_outages,
     races,
     temporal_restarts,
+    two_updates_in_one_task,
 )
 
 
@@ -42,6 +43,7 @@ async def main(argv: list[str]) -> int:
         "postgres_outages": postgres_outages,
         "temporal_restarts": temporal_restarts,
         "races": races,
+        "two_updates_in_one_task": two_updates_in_one_task,
     }
     began = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="faults-"))

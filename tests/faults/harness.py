@@ -205,12 +205,12 @@ class WorkerProcess:
         self.proc = self._spawn()
         self._supervisor: asyncio.Task[None] | None = None
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self, **faults: str) -> subprocess.Popen[bytes]:
         self.starts += 1
         return subprocess.Popen(
             [sys.executable, "-m", "tests.faults.worker"],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **faults},
             stdin=subprocess.DEVNULL,
             stdout=self.log,
             stderr=self.log,
@@ -240,6 +240,41 @@ class WorkerProcess:
             self.proc.wait()
             self.kills += 1
 
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """No worker inside the block (a gap between deployments): the server keeps what it has
+        for the workers, so updates sent meanwhile reach the next one together, in one task."""
+        await self._stop_supervising()
+        if self.proc.poll() is None:
+            self.kill()
+            self.kills -= 1  # a pause, not a fault
+        try:
+            yield
+        finally:
+            self.proc = self._spawn()
+            self.supervise()
+
+    async def run_until_killed(self, seconds: float = 120, **faults: str) -> str:
+        """While paused: one worker with these FAULTS_* settings, until it kills itself; the
+        line it logged. Not restarted with them: the next worker (after the pause) is sound."""
+        assert self._supervisor is None, "only while paused"
+        deaths = len(self.self_kills)
+        self.proc = self._spawn(**faults)
+        try:
+            code = await asyncio.to_thread(self.proc.wait, seconds)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"the worker did not kill itself within {seconds} s ({faults})") from None
+        assert code == -signal.SIGKILL and len(self.self_kills) == deaths + 1, f"worker ended with {code}"
+        return self.self_kills[-1]
+
+    async def _stop_supervising(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+
     async def _supervise(self) -> None:
         while True:
             if self.proc.poll() is not None:
@@ -250,10 +285,7 @@ class WorkerProcess:
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
 
     async def stop(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+        await self._stop_supervising()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -325,3 +325,58 @@ async def races(s: Stack, size: Sizes, seed: int) -> RaceFigures:
         parcel_won=won["parcel_received"],
         seconds=round(time.monotonic() - began, 1),
     )
+
+
+@dataclass
+class TwoUpdatesFigures(Report):
+    death: str
+    updates_in_one_task: int
+    task_attempts_lost: int
+    events_checked: int
+    seconds: float
+
+
+async def two_updates_in_one_task(s: Stack, size: Sizes, seed: int) -> TwoUpdatesFigures:
+    """A choice and the parcel scan reach the worker in one workflow task (sent while no worker
+    runs); the worker dies right after the task's second append committed, before the task
+    completed. The retried task decides both again: each handler must adopt its own recorded
+    batch, no more, so both actions succeed and the case ends exactly as its script says."""
+    began = time.monotonic()
+    script = _script("014")  # choose_resolution store_credit, then parcel_received
+    return_id, request = script.instance(f"two{seed}")
+    rc = s.returns
+    await rc.submit(request)
+    async with s.worker.paused():
+        actions = [asyncio.create_task(rc.act(return_id, a, args)) for a, args in script.actions]
+        await asyncio.sleep(3)  # both updates wait at the server for the next worker
+        death = await s.worker.run_until_killed(FAULTS_DIE_AFTER_APPEND="2")
+        log.info("worker died: %s", death)
+    results = await asyncio.gather(*actions, return_exceptions=True)
+    actions_done = zip(script.actions, results, strict=True)
+    failed = [f"{a}: {x!r}" for (a, _), x in actions_done if isinstance(x, BaseException)]
+    assert not failed, failed
+    figures = Figures()
+    await check_case(rc, s.pool, return_id, script.expect, figures)
+
+    # The history shows the setting: both updates accepted by one completed task, after an
+    # attempt of it that never completed.
+    history = await until_answered(rc.client.get_workflow_handle(rc.case_id(return_id)).fetch_history)
+    completed, accepted_by, lost = 0, [], 0
+    for e in history.events:
+        if e.HasField("workflow_task_completed_event_attributes"):
+            completed += 1
+        elif e.HasField("workflow_execution_update_accepted_event_attributes"):
+            accepted_by.append(completed)
+        elif e.HasField("workflow_task_timed_out_event_attributes") or e.HasField(
+            "workflow_task_failed_event_attributes"
+        ):
+            lost += 1
+    assert len(accepted_by) == 3 and accepted_by[1] == accepted_by[2], accepted_by  # submit, then both
+    assert lost >= 1, "no workflow task attempt was lost"
+    return TwoUpdatesFigures(
+        death=death.split(" ", 1)[1],
+        updates_in_one_task=accepted_by.count(accepted_by[-1]),
+        task_attempts_lost=lost,
+        events_checked=figures.events,
+        seconds=round(time.monotonic() - began, 1),
+    )

