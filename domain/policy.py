@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.money import Money
+from domain.upcasting import POLICY_BEFORE_2026
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policies" / "default.json"
 
@@ -40,6 +41,12 @@ class Policy(BaseModel):
     repair_law_from: date = date(2026, 7, 31)
     repair_due_days: int = Field(30, ge=0)
     return_fee: Money = Decimal("0.00")
+
+
+def before_2026(policy: Policy) -> Policy:
+    """The policy as a case begun before contract 7 reads it: no repair offered, no return fee
+    (the values the case_assessed upcaster gives a recorded policy)."""
+    return Policy.model_validate({**policy.model_dump(), **POLICY_BEFORE_2026})
 
 
 def policy_from_bytes(content: bytes) -> Policy:

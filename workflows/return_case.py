@@ -26,10 +26,12 @@ with workflow.unsafe.imports_passed_through():
         Effect,
         LicenceRevocation,
         Refund,
+        RepairOrder,
         Replacement,
         StoreCredit,
     )
     from domain.events import event_from_json, event_to_json
+    from domain.policy import before_2026
     from domain.request import describe
     from domain.summary import summarize
     from domain.view import CaseView, case_view
@@ -47,6 +49,12 @@ EFFECT_FIRST_TRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_at
 OPS_VISIBILITY = "ops-visibility"
 # Appends that answer a retried batch with the events an earlier attempt committed.
 ADOPT_RECORDED_EVENTS = "adopt-recorded-events"
+# Contract 7 (repair, withdrawal, delivery costs, return fee). A case begun before it is decided
+# under its policy as recorded then: no repair offered, no return fee. Every command it added
+# (the repair order activity, the repair timer, the awaiting_repair upsert) follows only from
+# those settings or from request fields earlier requests could not have (delivery_price, reason
+# withdrawal), so this one marker keeps every earlier history replaying as recorded.
+EU_2026 = "eu-2026"
 
 
 @workflow.defn(name=WORKFLOW)
@@ -66,6 +74,8 @@ class ReturnCaseWorkflow:
         policy = await workflow.execute_local_activity_method(
             PolicyActivities.load_policy, start_to_close_timeout=LOCAL
         )
+        if not workflow.patched(EU_2026):
+            policy = before_2026(policy)
         async with self._lock:
             case_id = workflow.info().workflow_id
             await self._handle(cmd.OpenCase(case_id=case_id, request=start.request, policy=policy))
@@ -116,6 +126,10 @@ class ReturnCaseWorkflow:
         return await self._act(c)
 
     @workflow.update
+    async def repair_completed(self, c: cmd.CompleteRepair) -> CaseView:
+        return await self._act(c)
+
+    @workflow.update
     async def cancel(self, c: cmd.CancelCase) -> CaseView:
         return await self._act(c)
 
@@ -138,6 +152,10 @@ class ReturnCaseWorkflow:
 
     @inspection_result.validator
     def _validate_inspection_result(self, c: cmd.ReportInspection) -> None:
+        self._decide(c)
+
+    @repair_completed.validator
+    def _validate_repair_completed(self, c: cmd.CompleteRepair) -> None:
         self._decide(c)
 
     @cancel.validator
@@ -279,6 +297,8 @@ class ReturnCaseWorkflow:
                 await workflow.execute_activity_method(EffectActivities.grant_store_credit, effect, **opts)
             case Replacement():
                 await workflow.execute_activity_method(EffectActivities.order_replacement, effect, **opts)
+            case RepairOrder():
+                await workflow.execute_activity_method(EffectActivities.order_repair, effect, **opts)
             case LicenceRevocation():
                 await workflow.execute_activity_method(EffectActivities.revoke_licence, effect, **opts)
             case CustomerMessage():
@@ -294,6 +314,8 @@ def effect_summary(effect: Effect) -> str:
             return f"Store credit €{effect.amount} for {effect.customer_id}"
         case Replacement():
             return f"Replacement order for {', '.join(effect.line_ids)}"
+        case RepairOrder():
+            return f"Repair order for {', '.join(effect.line_ids)}"
         case LicenceRevocation():
             return f"Revoke licence {effect.sku} ({effect.line_id})"
         case CustomerMessage():
