@@ -8,16 +8,17 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from helpers import T0, Driver, item, line, policy, request
-from test_lifecycle import refused
 
 from domain import commands as cmd
 from domain.assessment import assess
+from domain.case import ReturnCase
 from domain.details import attention_reasons, case_details
 from domain.effects import CustomerMessage, Refund, RepairOrder, StoreCredit
 from domain.policy import load_policy
 from domain.request import parse_request
 from domain.upcasting import POLICY_BEFORE_2026
+from tests.domain.helpers import T0, Driver, item, line, policy, request
+from tests.domain.test_lifecycle import refused
 
 ALL = ["repair", "replacement", "refund", "store_credit"]
 WARRANTY = ["replacement", "refund", "store_credit"]
@@ -44,8 +45,13 @@ def awaiting_repair(data: dict[str, Any] | None = None, **policy_kw: Any) -> Dri
     return d
 
 
+def state(d: Driver) -> ReturnCase:
+    assert d.case is not None
+    return d.case
+
+
 def allowed(data: dict[str, Any], **policy_kw: Any) -> list[str]:
-    return Driver(data, policy(**policy_kw) if policy_kw else None).view()["allowed_resolutions"]
+    return list(Driver(data, policy(**policy_kw) if policy_kw else None).view()["allowed_resolutions"])
 
 
 # --- 7.1 settings ---------------------------------------------------------------------------------
@@ -168,7 +174,7 @@ def test_repair_is_ordered_once_every_need_is_met_and_the_case_awaits_repair() -
     assert d.event_types[-2:] == ["repair_order_placed", "repair_ordered"]
     (order,) = [e for e in d.effects if isinstance(e, RepairOrder)]
     assert order.line_ids == ("L1",) and order.order_id == "O-5001"
-    assert order.key == f"{d.case.case_id}:{d.event_types.index('repair_order_placed') + 1}:repair_order"
+    assert order.key == f"{state(d).case_id}:{d.event_types.index('repair_order_placed') + 1}:repair_order"
     assert v["customer_messages"] == ["case_opened"]  # no message for the order itself
     # Time passing and every other report leave the order alone: exactly once.
     d.advance(days=10)
@@ -248,17 +254,17 @@ def test_set_resolution_repair_is_refused_where_repair_is_not_allowed() -> None:
 def test_no_repair_within_repair_due_days_needs_ops_attention_and_stays_awaiting_repair() -> None:
     d = awaiting_repair()
     ordered_at = d.now
-    assert attention_reasons(d.case) == []
+    assert attention_reasons(state(d)) == []
     d.advance(to=ordered_at + timedelta(days=30) - timedelta(seconds=1))
     assert "repair_overdue" not in d.event_types
     d.advance(days=1)
     assert d.event_types[-1] == "repair_overdue" and d.status == "awaiting_repair"
-    assert attention_reasons(d.case) == ["repair overdue: not completed within 30 days of the repair order"]
-    assert "(overdue)" in case_details(d.case)
+    assert attention_reasons(state(d)) == ["repair overdue: not completed within 30 days of the repair order"]
+    assert "(overdue)" in case_details(state(d))
     d.advance(days=60)
     assert d.event_types.count("repair_overdue") == 1 and d.status == "awaiting_repair"
     d.repaired("late")
-    assert d.status == "resolved" and attention_reasons(d.case) == []
+    assert d.status == "resolved" and attention_reasons(state(d)) == []
 
 
 @pytest.mark.parametrize(("resolution", "paid"), [("refund", "refunded"), ("store_credit", "store_credit")])
@@ -283,11 +289,11 @@ def test_ops_set_replacement_while_awaiting_repair_and_ops_cancel() -> None:
 
 def test_case_details_show_guarantee_until_and_the_repair_order() -> None:
     d = awaiting_repair()
-    text = case_details(d.case)
+    text = case_details(state(d))
     assert "| guarantee until |" in text and "| 2028-10-02 |" in text
     assert "### Repair order" in text and "ordered for L1" in text and "- due " in text
     d.repaired("new fuser")
-    assert "completed" in case_details(d.case) and "new fuser" in case_details(d.case)
+    assert "completed" in case_details(state(d)) and "new fuser" in case_details(state(d))
 
 
 # --- 7.2 withdrawal --------------------------------------------------------------------------------
@@ -371,6 +377,7 @@ def test_a_full_withdrawal_gets_the_delivery_costs_back_as_an_addition() -> None
     assert "4.95" in addition["explanation"]
     assert (q["gross"], q["total"]) == ("60.00", "64.95")
     assert "Bezorgkosten terug €4,95" in d.sent("case_opened")[0].text
+    assert "+€4.95: The standard delivery costs" in case_details(state(d))
     d.parcel()
     assert d.view()["refunded"] == "64.95"
 
