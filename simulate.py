@@ -32,8 +32,8 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from temporalio.testing import WorkflowEnvironment
 
-from domain.policy import DEFAULT_POLICY_FILE, load_policy
 from domain.request import InvalidRequest, ReturnRequest, describe, parse_request
+from policies import DEFAULT_POLICY_FILE, load_policy
 from returns_client import Refused, ReturnsClient
 from store.event_store import EventStore
 

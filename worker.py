@@ -25,7 +25,6 @@ from temporalio.worker import Worker
 from activities.effects import EffectActivities
 from activities.event_store import EventStoreActivities
 from activities.policy import PolicyActivities
-from domain.policy import DEFAULT_POLICY_FILE
 from payload.codec import (
     KEYS_ENV,
     PLAINTEXT_ENV,
@@ -37,12 +36,13 @@ from payload.codec import (
 )
 from payload.converter import data_converter
 from payload.server import CodecServer
+from policies import DEFAULT_POLICY_FILE
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
 from store.migrate import migrate
 from workflows.interface import TASK_QUEUE
 from workflows.return_case import ReturnCaseWorkflow
-from workflows.search_attributes import SEARCH_ATTRIBUTES  # noqa: F401 (registered by the stacks)
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 # Every setting the worker reads, with what it means; the compose stack is checked against it.
 ENV_VARS = {

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from temporalio import activity
 
-from domain.policy import Policy, load_policy
+from domain.policy import Policy
+from policies import load_policy
 
 
 class PolicyActivities:

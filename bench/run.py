@@ -45,10 +45,10 @@ from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.worker import Replayer, Worker  # noqa: E402
 
 from activities.event_store import row_of_stream  # noqa: E402
-from domain.policy import DEFAULT_POLICY_FILE  # noqa: E402
 from domain.view import CaseView  # noqa: E402
 from payload.codec import KEYS_ENV, Keyring  # noqa: E402
 from payload.converter import data_converter  # noqa: E402
+from policies import DEFAULT_POLICY_FILE  # noqa: E402
 from returns_client import ReturnsClient  # noqa: E402
 from stack.embedded import start_postgres, start_temporal_dev_server  # noqa: E402
 from store.db import create_pool  # noqa: E402

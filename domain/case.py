@@ -295,7 +295,7 @@ def _done(case: ReturnCase, key: str, **update: Any) -> ReturnCase:
     return case.model_copy(update={"pending_effects": remaining, **update})
 
 
-def _apply(case: ReturnCase, e: Event) -> ReturnCase:  # noqa: C901 - one branch per event type
+def _apply(case: ReturnCase, e: Event) -> ReturnCase:
     u = case.model_copy
     match e:
         case ev.CaseReassessed():
@@ -321,7 +321,7 @@ def _apply(case: ReturnCase, e: Event) -> ReturnCase:  # noqa: C901 - one branch
             return u(update={"outcome": "cancelled", "closed_at": e.at})
         case ev.OverrideApplied():
             record = OverrideRecord(type=e.override, actor=e.actor, reason=e.reason, at=e.at)
-            update: dict[str, Any] = {"overrides": case.overrides + (record,)}
+            update: dict[str, Any] = {"overrides": (*case.overrides, record)}
             if e.override == "accept":
                 # Reopens a rejected case; after a failed inspection it also approves the inspection.
                 update |= {"outcome": None, "rejected_at": None, "needs_since": e.at, "reminded": ()}
@@ -355,9 +355,9 @@ def _apply(case: ReturnCase, e: Event) -> ReturnCase:  # noqa: C901 - one branch
         case ev.RepairOrdered():
             return _done(case, e.key, repair_ordered=case.repair_ordered + e.line_ids)
         case ev.LicenceRevoked():
-            return _done(case, e.key, revoked_gifts=case.revoked_gifts + (e.line_id,))
+            return _done(case, e.key, revoked_gifts=(*case.revoked_gifts, e.line_id))
         case ev.MessageSent():
-            return _done(case, e.key, customer_messages=case.customer_messages + (e.template,))
+            return _done(case, e.key, customer_messages=(*case.customer_messages, e.template))
     raise AssertionError(f"unhandled event {e.type}")
 
 

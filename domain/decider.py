@@ -10,7 +10,7 @@ from domain import commands as cmd
 from domain import events as ev
 from domain.assessment import assess, store_credit_amount
 from domain.case import ReturnCase, evolve, fold
-from domain.effects import CustomerMessage, LicenceRevocation, Refund, RepairOrder, Replacement, StoreCredit
+from domain.effect_registry import route
 from domain.events import Event, Need
 from domain.money import ZERO
 
@@ -95,7 +95,7 @@ def _open(c: cmd.OpenCase, now: datetime) -> list[Event]:
     return opened
 
 
-def _action(case: ReturnCase, c: cmd.Action, now: datetime) -> list[Event]:  # noqa: C901
+def _action(case: ReturnCase, c: cmd.Action, now: datetime) -> list[Event]:
     if case.closed:
         raise _refuse(case, c.action, "the case is closed")
     needs = case.needs
@@ -212,20 +212,7 @@ def _effect_done(case: ReturnCase, c: cmd.EffectDone, now: datetime) -> list[Eve
     effect = next((x for x in case.pending_effects if x.key == c.key), None)
     if effect is None:
         return []  # already recorded: a retried report changes nothing
-    match effect:
-        case Refund():
-            return [ev.RefundIssued(at=now, key=c.key, amount=effect.amount)]
-        case StoreCredit():
-            return [ev.StoreCreditIssued(at=now, key=c.key, amount=effect.amount)]
-        case Replacement():
-            return [ev.ReplacementOrdered(at=now, key=c.key, line_ids=effect.line_ids)]
-        case RepairOrder():
-            return [ev.RepairOrdered(at=now, key=c.key, line_ids=effect.line_ids)]
-        case LicenceRevocation():
-            return [ev.LicenceRevoked(at=now, key=c.key, line_id=effect.line_id)]
-        case CustomerMessage():
-            return [ev.MessageSent(at=now, key=c.key, template=effect.template)]
-    raise AssertionError(effect)
+    return [route(effect).done(now)]
 
 
 def _resolve_when_ready(case: ReturnCase, now: datetime) -> list[Event]:

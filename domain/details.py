@@ -26,6 +26,26 @@ class RefusedOverride(BaseModel):
     reason: str
 
 
+REFUSED_KEPT = 20
+
+
+class RefusedOverrides(BaseModel):
+    """The refused override signals of a case, bounded: the last REFUSED_KEPT and a count of the
+    ones before, so a sender retrying in a loop cannot grow the workflow's state without end."""
+
+    model_config = ConfigDict(frozen=True)
+    last: tuple[RefusedOverride, ...] = ()
+    earlier: int = 0
+
+    def add(self, refused: RefusedOverride) -> RefusedOverrides:
+        kept = (*self.last, refused)
+        dropped = max(0, len(kept) - REFUSED_KEPT)
+        return RefusedOverrides(last=kept[dropped:], earlier=self.earlier + dropped)
+
+
+NO_REFUSED = RefusedOverrides()
+
+
 def list_summary(request: ReturnRequest) -> str:
     """One line for the workflow list, from the request alone (the caller sets it at start, before
     any policy decided the kind: the kind is the ReturnKind search attribute): return id, value of
@@ -73,7 +93,7 @@ def _repair(case: ReturnCase) -> list[str]:
 def case_details(
     case: ReturnCase,
     failing_effects: Sequence[str] = (),
-    refused_overrides: Sequence[RefusedOverride] = (),
+    refused: RefusedOverrides = NO_REFUSED,
 ) -> str:
     """Current details in Markdown: needs with instructions, quote, messages, overrides."""
     a = case.assessment
@@ -128,9 +148,9 @@ def case_details(
     if case.overrides:
         out += ["", "### Overrides"]
         out += [f"- {o.at:%Y-%m-%d %H:%M} {o.type} by {o.actor}: {o.reason}" for o in case.overrides]
-    if refused_overrides:
+    if refused.last:
         out += ["", "### Refused override signals"]
-        out += [
-            f"- {r.at:%Y-%m-%d %H:%M} {r.type} by {r.actor or '?'}: {r.reason}" for r in refused_overrides
-        ]
+        out += [f"- {r.at:%Y-%m-%d %H:%M} {r.type} by {r.actor or '?'}: {r.reason}" for r in refused.last]
+        if refused.earlier:
+            out.append(f"- and {refused.earlier} earlier")
     return "\n".join(out)

@@ -1,4 +1,5 @@
-"""The returns policy: data in a file, identified by a hash of its content."""
+"""The returns policy: data in a file (read by the policies package), identified by a hash of its
+content."""
 
 from __future__ import annotations
 
@@ -6,14 +7,11 @@ import hashlib
 import json
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.money import Money
 from domain.upcasting import POLICY_BEFORE_2026
-
-DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policies" / "default.json"
 
 
 class Policy(BaseModel):
@@ -56,7 +54,3 @@ def policy_from_bytes(content: bytes) -> Policy:
         raise ValueError("a policy file must not set 'version'; it is the content hash")
     version = hashlib.sha256(content).hexdigest()[:12]
     return Policy.model_validate({**data, "version": version})
-
-
-def load_policy(path: Path | str = DEFAULT_POLICY_FILE) -> Policy:
-    return policy_from_bytes(Path(path).read_bytes())

@@ -34,8 +34,8 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from domain.policy import DEFAULT_POLICY_FILE
 from payload.converter import data_converter
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from simulate import load_past_cases, run_case, simulation
 from workflows.return_case import ReturnCaseWorkflow
@@ -268,4 +268,3 @@ async def main(argv: list[str]) -> int:
     if not seen:
         return 2
     return 1 if failed else 0
-

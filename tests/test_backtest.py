@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli import ROOT, run
+
+pytestmark = pytest.mark.slow  # runs simulate.py as a process
 
 CASES = ROOT / "cases"
 STRICT = ROOT / "policies" / "60-days-strict-photos.json"

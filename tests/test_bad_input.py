@@ -25,6 +25,8 @@ from returns_client import CaseNotFound, Refused, ReturnsClient
 from store.event_store import EventStore
 from tests.workflow.test_return_case import assert_consistent, shipped_toner
 
+pytestmark = pytest.mark.slow  # generated inputs by the hundred, through the client and the CLI
+
 ROOT = Path(__file__).resolve().parents[1]
 # Per update: a stuck case (an activity retrying forever) shows up as this timeout.
 ANSWER_WITHIN = 30

@@ -7,6 +7,8 @@ import pytest
 from bench.run import Sizes, load_baseline, run, table
 from payload.codec import KEYS_ENV, Keyring
 
+pytestmark = pytest.mark.slow  # runs every part of the benchmark, servers included
+
 
 async def test_bench_runs_every_part_and_reports_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
     try:

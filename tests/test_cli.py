@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.shared import case_files
+
+pytestmark = pytest.mark.slow  # each test runs the entry points as processes (seconds each)
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_CASES = sorted((ROOT.parent / "shared" / "cases").glob("*.json"))
-OWN_CASES = sorted((ROOT / "cases").glob("*.json"))
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -20,9 +24,9 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_every_case_file_gives_its_expected_outcome() -> None:
-    cases = SHARED_CASES + OWN_CASES
-    assert cases, "no case files found"
+@pytest.mark.parametrize("which", ["own", "shared"])
+def test_every_case_file_gives_its_expected_outcome(which: str) -> None:
+    cases = case_files(which)
     done = run("simulate.py", *cases)
     outcomes = [json.loads(line) for line in done.stdout.splitlines()]
     failed = {o["file"]: o.get("mismatches") for o in outcomes if not o["ok"]}
@@ -68,7 +72,9 @@ def test_simulate_exits_1_when_an_expectation_fails(tmp_path: Path) -> None:
         (lambda r: r.update(items=[]), "items"),
     ],
 )
-def test_invalid_request_exits_2_with_one_line_naming_the_field(tmp_path: Path, change, field) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_request_exits_2_with_one_line_naming_the_field(
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], field: str
+) -> None:
     case = json.loads((ROOT / "examples" / "toner_case.json").read_text())
     change(case["request"])
     (tmp_path / "request.json").write_text(json.dumps(case["request"]))
@@ -92,7 +98,9 @@ def test_invalid_request_exits_2_with_one_line_naming_the_field(tmp_path: Path, 
         (lambda c: c.update(expect_typo={}), "expect_typo: unknown field"),
     ],
 )
-def test_invalid_case_file_exits_2_and_runs_nothing(tmp_path: Path, change, reason) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_case_file_exits_2_and_runs_nothing(
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], reason: str
+) -> None:
     case = json.loads((ROOT / "examples" / "toner_case.json").read_text())
     change(case)
     (tmp_path / "case.json").write_text(json.dumps(case))

@@ -2,9 +2,9 @@
 the development machine): the file against the Compose Specification's JSON schema (vendored in
 deploy/compose-spec.json), and against the code: the worker's env vars are worker.ENV_VARS, its
 addresses reach services on ports they listen on with the credentials deploy/postgres/initdb
-creates, the search attributes are worker.SEARCH_ATTRIBUTES, dependencies wait on real health
-checks, and images are pinned. Each check returns its problems, and a mutated copy of the file
-shows that each one can fail."""
+creates, the search attributes are those the worker registers (workflows.search_attributes),
+dependencies wait on real health checks, and images are pinned. Each check returns its problems,
+and a mutated copy of the file shows that each one can fail."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ import yaml
 
 import worker
 from store.db import APP_ROLE
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -177,8 +178,8 @@ def temporal_db_problems(compose: Compose, sql: str) -> list[str]:
 
 def search_attribute_problems(compose: Compose) -> list[str]:
     created = search_attributes_created(compose)
-    if created != worker.SEARCH_ATTRIBUTES:
-        return [f"search attributes created {created} != worker.SEARCH_ATTRIBUTES {worker.SEARCH_ATTRIBUTES}"]
+    if created != SEARCH_ATTRIBUTES:
+        return [f"search attributes created {created} != SEARCH_ATTRIBUTES {SEARCH_ATTRIBUTES}"]
     return []
 
 
@@ -357,7 +358,7 @@ def test_temporal_uses_the_databases_postgres_creates(compose: Compose) -> None:
 
 def test_search_attributes_are_the_workers(compose: Compose) -> None:
     assert search_attribute_problems(compose) == []
-    assert search_attributes_created(compose) == worker.SEARCH_ATTRIBUTES
+    assert search_attributes_created(compose) == SEARCH_ATTRIBUTES
 
 
 def test_dependencies_wait_for_health_or_completion(compose: Compose) -> None:
@@ -448,7 +449,7 @@ def images(c: Compose) -> list[str]:
     return image_problems(c, dockerfile="")
 
 
-SA = " ".join(f"{k}={v}" for k, v in worker.SEARCH_ATTRIBUTES.items())
+SA = " ".join(f"{k}={v}" for k, v in SEARCH_ATTRIBUTES.items())
 DB = "postgresql://returns_worker:returns_worker@postgresql:5432/returns"
 ADMIN_DB = "postgresql://returns:returns@postgresql:5432/returns"
 

@@ -27,15 +27,18 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.history.v1 import History
 from temporalio.client import Client
 
-from domain.policy import DEFAULT_POLICY_FILE
 from payload.codec import KEY_ID, CodecError, Keyring
 from payload.converter import data_converter
 from payload.server import CodecServer
+from policies import DEFAULT_POLICY_FILE
 from returns_client import PayloadKeyError, ReturnsClient
 from stack.embedded import TemporalHandle, start_temporal_dev_server
 from store.db import create_pool
 from tests.conftest import app_dsn, fresh_database
-from worker import SEARCH_ATTRIBUTES, ConfigError, Settings, build_worker, keyring_for, service
+from worker import ConfigError, Settings, build_worker, keyring_for, service
+from workflows.search_attributes import SEARCH_ATTRIBUTES
+
+pytestmark = pytest.mark.slow  # dev servers, worker processes and the codec server
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = Keyring.parse(Keyring.generate("k-2025"))
@@ -46,7 +49,7 @@ NAME, EMAIL, NOTE = "Zoe Geheimnaam", "zoe.geheim@example.test", "Geheime notiti
 
 
 def request(name: str = NAME, email: str = EMAIL, note: str = NOTE) -> dict[str, Any]:
-    r = copy.deepcopy(json.loads((ROOT / "examples" / "toner.json").read_text()))
+    r: dict[str, Any] = copy.deepcopy(json.loads((ROOT / "examples" / "toner.json").read_text()))
     r["return_id"] = f"R-{uuid.uuid4().hex[:10]}"
     r["requested_at"] = "2026-10-20T09:00:00+02:00"
     r["order"]["customer"].update(name=name, email=email)

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from activities.policy import PolicyActivities
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 
 
 async def test_policy_is_read_again_when_the_file_changes(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from returns_client import ReturnsClient
 from simulate import ACTION_ARGUMENTS
 from tests.conftest import ROOT, run_script
 from tests.replay_variants import IncompatibleReturnCase, PatchedReturnCase
-from tests.test_cli import OWN_CASES, SHARED_CASES
+from tests.shared import case_files
 
 HISTORIES = ROOT / "tests" / "histories"
 STATUSES = {  # contract section 3
@@ -39,16 +39,17 @@ STATUSES = {  # contract section 3
 }
 
 
-# Every timer of the decider: (action, need).
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+# Every timer of the decider.
 TIMERS = [
-    ("remind", "photos"),
-    ("remind", "choice"),
-    ("remind", "parcel"),
-    ("expire", "photos"),
-    ("expire", "parcel"),
-    ("default_choice", None),
-    ("auto_inspection", "inspection"),
-    ("close_appeal", None),
+    Timer(EPOCH, "remind", "photos"),
+    Timer(EPOCH, "remind", "choice"),
+    Timer(EPOCH, "remind", "parcel"),
+    Timer(EPOCH, "expire", "photos"),
+    Timer(EPOCH, "expire", "parcel"),
+    Timer(EPOCH, "default_choice"),
+    Timer(EPOCH, "auto_inspection", "inspection"),
+    Timer(EPOCH, "close_appeal"),
 ]
 
 
@@ -57,7 +58,7 @@ RELEASES = sorted(p for p in HISTORIES.glob("release-*") if p.is_dir())
 # Contract 7 (repair) came with release 4: the paths a release before it cannot have.
 EU_2026_STATUSES = {"awaiting_repair"}
 EU_2026_ACTIONS = {"repair_completed"}
-EU_2026_TIMERS = [("repair_overdue", "repair")]
+EU_2026_TIMERS = [Timer(EPOCH, "repair_overdue", "repair")]
 EU_2026_ACTIVITIES = {"order_repair"}
 
 
@@ -70,6 +71,7 @@ def committed() -> list[Path]:
 
 
 # --- the guard: an incompatible change fails, the same change behind workflow.patched passes ---
+@pytest.mark.slow
 async def test_incompatible_change_fails_every_committed_history() -> None:
     out = io.StringIO()
     seen, failed = await replay.check(replay.read_histories([HISTORIES]), [IncompatibleReturnCase], out)
@@ -77,6 +79,7 @@ async def test_incompatible_change_fails_every_committed_history() -> None:
     assert all("NondeterminismError" in line for line in out.getvalue().splitlines()), out.getvalue()
 
 
+@pytest.mark.slow
 async def test_same_change_behind_patched_replays_every_committed_history() -> None:
     out = io.StringIO()
     seen, failed = await replay.check(replay.read_histories([HISTORIES]), [PatchedReturnCase], out)
@@ -84,6 +87,7 @@ async def test_same_change_behind_patched_replays_every_committed_history() -> N
 
 
 # --- CI replays every committed history with the command engineers run ---------------------
+@pytest.mark.slow
 async def test_every_committed_history_replays_against_the_current_workflow() -> None:
     files = committed()
     assert len(RELEASES) >= 2 and all(len(list(r.glob("*.json"))) >= 20 for r in RELEASES)
@@ -101,9 +105,8 @@ async def test_each_release_covers_every_path_of_the_contract(release: Path) -> 
     assert total.statuses == (STATUSES if old else STATUSES | EU_2026_STATUSES)
     assert total.actions >= set(ACTION_ARGUMENTS) - (EU_2026_ACTIONS if old else set())
     assert total.overrides == set(get_args(OverrideType))
-    epoch = datetime(2026, 1, 1, tzinfo=UTC)
     timers = TIMERS if old else TIMERS + EU_2026_TIMERS
-    kinds = {replay.timer_kind(Timer(epoch, a, n).summary(epoch - timedelta(days=1))) for a, n in timers}  # type: ignore[arg-type]
+    kinds = {replay.timer_kind(t.summary(EPOCH - timedelta(days=1))) for t in timers}
     assert total.timers == kinds
     assert total.activities == {
         "refund",
@@ -117,6 +120,7 @@ async def test_each_release_covers_every_path_of_the_contract(release: Path) -> 
     }  # fmt: skip
 
 
+@pytest.mark.slow
 async def test_check_prints_a_line_per_case_and_exits_1_when_one_fails(tmp_path: Path) -> None:
     """A history of code that called another activity than the current code does."""
     good, bad = committed()[-2:]
@@ -133,10 +137,12 @@ async def test_check_prints_a_line_per_case_and_exits_1_when_one_fails(tmp_path:
     assert (await run_script(None, "-m replay", "check", str(tmp_path / "none"))).returncode == 2
 
 
-async def test_freshly_recorded_case_files_replay(tmp_path: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["own", "shared"])
+async def test_freshly_recorded_case_files_replay(tmp_path: Path, which: str) -> None:
     """Every case file, run now, replays against the code that ran it: the workflow is
     deterministic on every path (no clock, randomness or set order leaking into commands)."""
-    cases = SHARED_CASES + OWN_CASES
+    cases = case_files(which)
     done = await run_script(None, "-m replay", "record", "--out", str(tmp_path), *map(str, cases))
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(list(tmp_path.glob("*.json"))) == len(cases)

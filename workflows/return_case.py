@@ -14,22 +14,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.effects import EffectActivities
     from activities.event_store import AppendEvents, EventEnvelope, EventStoreActivities
     from activities.policy import PolicyActivities
     from domain import commands as cmd
     from domain.case import ReturnCase, fold
     from domain.decider import Refused, decide, next_timer
-    from domain.details import RefusedOverride, attention_reasons, case_details
-    from domain.effects import (
-        CustomerMessage,
-        Effect,
-        LicenceRevocation,
-        Refund,
-        RepairOrder,
-        Replacement,
-        StoreCredit,
-    )
+    from domain.details import RefusedOverride, RefusedOverrides, attention_reasons, case_details
+    from domain.effect_registry import route
+    from domain.effects import Effect
     from domain.events import event_from_json, event_to_json
     from domain.policy import before_2026
     from domain.request import describe
@@ -64,7 +56,7 @@ class ReturnCaseWorkflow:
         self._opened = False
         self._changed = False
         self._failing: list[str] = []  # summaries of effects that keep failing, for ops
-        self._refused: list[RefusedOverride] = []
+        self._refused = RefusedOverrides()
         self._search_attributes: list[Any] = []
         # Updates, timers and effects take turns: each decides on the state the previous one left.
         self._lock = asyncio.Lock()
@@ -182,7 +174,7 @@ class ReturnCaseWorkflow:
                     else e.message
                 )
                 fields = raw if isinstance(raw, dict) else {}
-                self._refused.append(
+                self._refused = self._refused.add(
                     RefusedOverride(
                         at=workflow.now(),
                         actor=str(fields.get("actor", "")),
@@ -234,8 +226,7 @@ class ReturnCaseWorkflow:
             stream_id=after.case_id,
             expected_version=self._case.version if self._case else 0,
             events=[
-                EventEnvelope(event_id=workflow.uuid4(), type=e.type, data=event_to_json(e))
-                for e in events
+                EventEnvelope(event_id=workflow.uuid4(), type=e.type, data=event_to_json(e)) for e in events
             ],
             summary=summarize(after),
         )
@@ -278,45 +269,20 @@ class ReturnCaseWorkflow:
             return
         except ActivityError as e:
             workflow.logger.warning("effect %s failing, retrying: %s", effect.key, e.cause or e)
-        self._failing.append(effect_summary(effect))
+        self._failing.append(route(effect).summary)
         self._publish()
         await self._run_effect(effect, EFFECT_RETRY)
-        self._failing.remove(effect_summary(effect))
+        self._failing.remove(route(effect).summary)
         self._publish()
 
     async def _run_effect(self, effect: Effect, retry: RetryPolicy) -> None:
-        opts: dict[str, Any] = {
-            "start_to_close_timeout": timedelta(seconds=30),
-            "retry_policy": retry,
-            "summary": effect_summary(effect),
-        }
-        match effect:
-            case Refund():
-                await workflow.execute_activity_method(EffectActivities.refund, effect, **opts)
-            case StoreCredit():
-                await workflow.execute_activity_method(EffectActivities.grant_store_credit, effect, **opts)
-            case Replacement():
-                await workflow.execute_activity_method(EffectActivities.order_replacement, effect, **opts)
-            case RepairOrder():
-                await workflow.execute_activity_method(EffectActivities.order_repair, effect, **opts)
-            case LicenceRevocation():
-                await workflow.execute_activity_method(EffectActivities.revoke_licence, effect, **opts)
-            case CustomerMessage():
-                await workflow.execute_activity_method(EffectActivities.send_message, effect, **opts)
-
-
-def effect_summary(effect: Effect) -> str:
-    """What the activity does, as ops read it in the UI ("Refund €39.95 to ideal tr_8Hx2")."""
-    match effect:
-        case Refund():
-            return f"Refund €{effect.amount} to {effect.payment_method} {effect.payment_reference}"
-        case StoreCredit():
-            return f"Store credit €{effect.amount} for {effect.customer_id}"
-        case Replacement():
-            return f"Replacement order for {', '.join(effect.line_ids)}"
-        case RepairOrder():
-            return f"Repair order for {', '.join(effect.line_ids)}"
-        case LicenceRevocation():
-            return f"Revoke licence {effect.sku} ({effect.line_id})"
-        case CustomerMessage():
-            return f"Message {effect.template} to the customer"
+        # The activity by its registered name: the same command the typed method call gave.
+        r = route(effect)
+        await workflow.execute_activity(
+            r.activity,
+            effect,
+            result_type=bool,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=retry,
+            summary=r.summary,
+        )

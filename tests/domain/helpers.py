@@ -17,9 +17,10 @@ from domain import commands as cmd
 from domain.case import ReturnCase, evolve
 from domain.decider import decide, next_timer
 from domain.effects import CustomerMessage
-from domain.policy import Policy, load_policy
+from domain.policy import Policy
 from domain.request import ReturnRequest, parse_request
 from domain.view import case_view
+from policies import load_policy
 
 UTC = UTC
 # 2026-10-20T09:00:00+02:00, the example's requested_at; the case starts at that moment.
@@ -224,7 +225,7 @@ class Driver:
         return self.apply(cmd.SubmitPhotos(line_id=line_id, photos=refs or ("photo.jpg",)))
 
     def choose(self, resolution: str) -> list[Any]:
-        return self.apply(cmd.ChooseResolution(resolution=resolution))  # type: ignore[arg-type]
+        return self.apply(cmd.ChooseResolution(resolution=resolution))
 
     def parcel(self) -> list[Any]:
         return self.apply(cmd.ReceiveParcel())
@@ -239,7 +240,7 @@ class Driver:
         return self.apply(cmd.CancelCase())
 
     def override(self, type_: str, actor: str = "ops:anna", reason: str = "test", **kw: Any) -> list[Any]:
-        return self.apply(cmd.ApplyOverride(type=type_, actor=actor, reason=reason, **kw))  # type: ignore[arg-type]
+        return self.apply(cmd.ApplyOverride(type=type_, actor=actor, reason=reason, **kw))
 
     # --- reading ------------------------------------------------------------------------------------
     def view(self) -> dict[str, Any]:
@@ -248,11 +249,13 @@ class Driver:
 
     @property
     def status(self) -> str:
-        return self.view()["status"]
+        assert self.case is not None
+        return case_view(self.case).status
 
     @property
     def messages(self) -> list[str]:
-        return self.view()["customer_messages"]
+        assert self.case is not None
+        return case_view(self.case).customer_messages
 
     @property
     def event_types(self) -> list[str]:

@@ -7,11 +7,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from helpers import item, line, policy, request
 
 from domain.assessment import add_months, assess, classify
-from domain.policy import load_policy
 from domain.request import parse_request
+from policies import load_policy
+from tests.domain.helpers import item, line, policy, request
 
 FAULTS = ["defective", "damaged_on_arrival", "wrong_item_sent", "not_as_described"]
 PREFERENCES = ["changed_mind", "does_not_fit", "ordered_by_mistake"]

@@ -14,9 +14,9 @@ from domain.assessment import assess
 from domain.case import ReturnCase
 from domain.details import attention_reasons, case_details
 from domain.effects import CustomerMessage, Refund, RepairOrder, StoreCredit
-from domain.policy import load_policy
 from domain.request import parse_request
 from domain.upcasting import POLICY_BEFORE_2026
+from policies import load_policy
 from tests.domain.helpers import T0, Driver, item, line, policy, request
 from tests.domain.test_lifecycle import refused
 
@@ -500,4 +500,4 @@ def test_a_policy_recorded_before_2026_charges_no_fee_and_offers_no_repair() -> 
     old = policy(**{**POLICY_BEFORE_2026, "repair_categories": (), "repair_law_from": date(2026, 7, 31)})
     d = Driver(printer(preferred=None), old)
     assert d.view()["allowed_resolutions"] == WARRANTY
-    assert [m for m in d.effects if isinstance(m, CustomerMessage)][0].data.get("repair") is None
+    assert next(m for m in d.effects if isinstance(m, CustomerMessage)).data.get("repair") is None

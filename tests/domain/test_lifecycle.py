@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from helpers import T0, Driver, item, line, policy, request
 from pydantic import ValidationError
 
 from domain import commands as cmd
@@ -14,6 +13,7 @@ from domain.case import fold
 from domain.decider import Refused, decide, next_timer
 from domain.effects import CustomerMessage, Refund, StoreCredit
 from domain.view import case_view
+from tests.domain.helpers import T0, Driver, item, line, policy, request
 
 MESSAGES = {"case_opened", "reminder", "case_resolved", "case_rejected", "case_expired", "inspection_failed"}
 SECOND = timedelta(seconds=1)
@@ -82,7 +82,7 @@ def refused(d: Driver, command: Any, status: str) -> str:
 def ovr(type_: str, **kw: Any) -> cmd.ApplyOverride:
     return cmd.ApplyOverride(
         type=type_, actor=kw.pop("actor", "ops:anna"), reason=kw.pop("reason", "r"), **kw
-    )  # type: ignore[arg-type]
+    )
 
 
 # --- statuses and pending ---
@@ -600,7 +600,7 @@ def test_override_requires_actor_and_reason() -> None:
         {"actor": "ops:anna"},
     ):
         with pytest.raises(ValidationError) as info:
-            cmd.ApplyOverride(type="waive_photos", **kw)  # type: ignore[arg-type]
+            cmd.ApplyOverride(type="waive_photos", **kw)
         assert ("actor" if kw.get("actor", "").strip() == "" else "reason") in str(info.value)
 
 
@@ -608,11 +608,11 @@ def test_override_arguments() -> None:
     with pytest.raises(ValidationError, match="kind"):
         cmd.ApplyOverride(type="accept", actor="a", reason="r")
     with pytest.raises(ValidationError):
-        cmd.ApplyOverride(type="accept", actor="a", reason="r", kind="rejected")  # type: ignore[arg-type]
+        cmd.ApplyOverride(type="accept", actor="a", reason="r", kind="rejected")
     with pytest.raises(ValidationError, match="resolution"):
         cmd.ApplyOverride(type="set_resolution", actor="a", reason="r")
     with pytest.raises(ValidationError):
-        cmd.ApplyOverride(type="refund_twice", actor="a", reason="r")  # type: ignore[arg-type]
+        cmd.ApplyOverride(type="refund_twice", actor="a", reason="r")
 
 
 def test_override_is_audited() -> None:
@@ -694,6 +694,7 @@ def test_each_effect_is_pending_once_and_recorded_once() -> None:
     assert len(keys) == len(set(keys))
     assert [type(e) for e in after.pending_effects] == [Refund, CustomerMessage]
     refund = after.pending_effects[0]
+    assert isinstance(refund, Refund)
     first = decide(after, cmd.EffectDone(key=refund.key), T0 + timedelta(days=1))
     assert [e.type for e in first] == ["refund_issued"]
     done = fold(first, after)
@@ -823,8 +824,8 @@ def test_events_survive_a_json_round_trip() -> None:
 
 def test_a_request_delivered_after_the_case_starts_is_refused_not_stuck() -> None:
     """requested_at defaults to the start; a delivery after it is refused, never a crash."""
-    from domain.policy import load_policy
     from domain.request import parse_request
+    from policies import load_policy
 
     data = request()
     data.pop("requested_at", None)

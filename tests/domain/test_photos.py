@@ -6,11 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from helpers import Driver, item, line, policy, request
 
 from domain.assessment import assess, photo_rules
-from domain.policy import load_policy
 from domain.request import parse_request
+from policies import load_policy
+from tests.domain.helpers import Driver, item, line, policy, request
 
 FAULT = "A photo of the error message or of the defect"
 DAMAGE = "A photo of the damage and of the outer packaging"

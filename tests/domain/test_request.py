@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from helpers import example, item, line, request
 
 from domain.request import InvalidRequest, parse_request
+from tests.domain.helpers import example, item, line, request
 
 
 def refused(data: Any) -> str:

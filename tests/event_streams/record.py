@@ -27,11 +27,11 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from activities.event_store import fold_stored, row_of_stream  # noqa: E402
-from domain.policy import DEFAULT_POLICY_FILE  # noqa: E402
 from domain.view import case_view  # noqa: E402
+from policies import DEFAULT_POLICY_FILE  # noqa: E402
 from simulate import load_past_cases, run_case, simulation  # noqa: E402
 from store.event_store import StoredEvent  # noqa: E402
-from tests.test_cli import OWN_CASES, SHARED_CASES  # noqa: E402
+from tests.shared import release_case_files  # noqa: E402
 
 
 def stream_record(case_file: str, events: Sequence[StoredEvent]) -> dict[str, Any]:
@@ -78,7 +78,7 @@ async def main(argv: list[str]) -> None:
     if not argv or not argv[0].startswith("release-"):
         raise SystemExit(__doc__)
     out = HERE / argv[0]
-    cases = [Path(a) for a in argv[1:]] or SHARED_CASES + OWN_CASES
+    cases = release_case_files(argv[1:])
     out.mkdir(exist_ok=True)
     for old in out.glob("*.json"):
         old.unlink()

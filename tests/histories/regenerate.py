@@ -22,14 +22,14 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from replay.histories import record  # noqa: E402
-from tests.test_cli import OWN_CASES, SHARED_CASES  # noqa: E402
+from tests.shared import release_case_files  # noqa: E402
 
 
 async def main(argv: list[str]) -> None:
     if not argv or not argv[0].startswith("release-"):
         raise SystemExit(__doc__)
     out = HERE / argv[0]
-    cases = [Path(a) for a in argv[1:]] or SHARED_CASES + OWN_CASES
+    cases = release_case_files(argv[1:])
     out.mkdir(exist_ok=True)
     for old in out.glob("*.json"):
         old.unlink()

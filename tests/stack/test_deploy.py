@@ -26,6 +26,7 @@ import worker
 from deploy.healthcheck import check
 from stack.embedded import TemporalHandle, find_binary, start_temporal_dev_server
 from tests.test_compose import NAMESPACE_JOB, ROOT, env_of, load_compose
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 SCRIPT = ROOT / "deploy" / "temporal" / "setup-namespace.sh"
 
@@ -63,7 +64,7 @@ async def test_namespace_job_creates_the_workers_search_attributes(temporal: Tem
         ListSearchAttributesRequest(namespace=namespace)
     )
     assert dict(resp.custom_attributes) == {
-        name: indexed_type(type_) for name, type_ in worker.SEARCH_ATTRIBUTES.items()
+        name: indexed_type(type_) for name, type_ in SEARCH_ATTRIBUTES.items()
     }
 
     again = run_namespace_job(temporal.address, TEMPORAL_NAMESPACE=namespace)

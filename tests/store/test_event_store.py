@@ -219,7 +219,6 @@ async def test_append_events_once_activity_hands_back_the_recorded_batch(pool: a
     assert (retried.version, retried.recorded) == (1, [first])
 
 
-
 def test_the_event_store_knows_nothing_of_read_models() -> None:
     code = "import sys, store.event_store; assert 'store.read_model' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

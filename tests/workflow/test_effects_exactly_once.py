@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.effects import EffectActivities
 from domain.effects import CustomerMessage, Refund
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from store.event_store import EventStore
 from tests.workflow.test_return_case import assert_consistent, ledger_count, toner

@@ -11,8 +11,8 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from domain.policy import DEFAULT_POLICY_FILE
 from payload.converter import data_converter
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.runtime import make_runtime
 from tests.workflow.test_return_case import toner

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
@@ -17,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.effects import EffectActivities
 from domain.effects import Refund
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from tests.workflow.test_return_case import assert_consistent, ledger_count, toner
 from worker import build_worker
@@ -148,6 +149,26 @@ async def test_refused_override_signals_are_shown_not_dropped(returns: ReturnsCl
     assert (view.status, view.overrides) == ("awaiting_photos", [])
 
 
+async def test_refused_override_signals_keep_the_last_20_and_count_the_rest(returns: ReturnsClient) -> None:
+    """A script sending a bad override in a loop must not grow the workflow's state without end."""
+    req = toner()
+    rid = req["return_id"]
+    await returns.submit(req)
+    h = handle(returns, rid)
+    for n in range(23):
+        bad = {"type": "approve_inspection", "actor": f"ops:{n}", "reason": "x"}  # not awaiting inspection
+        await h.signal(ReturnCaseWorkflow.request_override, bad)
+
+    async def last_listed() -> bool:
+        return "by ops:22:" in await details(returns, rid)
+
+    await eventually(last_listed)
+    text = await details(returns, rid)
+    listed = [line for line in text.splitlines() if "approve_inspection by ops:" in line]
+    assert [line.split(" by ")[1].split(":")[1] for line in listed] == [str(n) for n in range(3, 23)]
+    assert text.endswith("\n- and 3 earlier")
+
+
 async def test_reminder_sets_needs_attention(env: WorkflowEnvironment, returns: ReturnsClient) -> None:
     req = toner()
     rid = req["return_id"]
@@ -177,6 +198,7 @@ class FailingRefunds(EffectActivities):
         return await super().refund(e)
 
 
+@pytest.mark.slow  # waits out retry back-off
 async def test_failing_effect_flags_the_case_until_it_succeeds(
     env: WorkflowEnvironment, session_pool: asyncpg.Pool
 ) -> None:

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.effects import EffectActivities
 from domain.effects import RepairOrder
-from domain.policy import DEFAULT_POLICY_FILE
+from policies import DEFAULT_POLICY_FILE
 from returns_client import Refused, ReturnsClient
 from store.event_store import EventStore
 from tests.workflow.test_ops_visibility import attributes, details, eventually
@@ -109,12 +109,12 @@ async def test_actions_refused_while_awaiting_repair_change_nothing(
     req = printer()
     rid = req["return_id"]
     await returns.submit(req)
-    with pytest.raises(Refused, match="status awaiting_parcel.*not awaiting repair"):
+    with pytest.raises(Refused, match=r"status awaiting_parcel.*not awaiting repair"):
         await returns.repair_completed(rid)
     await returns.parcel_received(rid)
     await returns.inspection_result(rid, passed=True)
     before = await stream(returns, session_pool, rid)
-    with pytest.raises(Refused, match=f"status awaiting_repair.*{why}"):
+    with pytest.raises(Refused, match=rf"status awaiting_repair.*{why}"):
         await returns.act(rid, action, args)
     assert await stream(returns, session_pool, rid) == before
     assert (await returns.status(rid)).status == "awaiting_repair"

@@ -1,0 +1,30 @@
+"""Installing Chromium takes minutes: the browser fixture says so on the terminal, past pytest's
+output capture, before apt-get runs and when it is done."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_notice_reaches_the_terminal_while_output_is_captured(tmp_path: Path) -> None:
+    (tmp_path / "test_notice.py").write_text(
+        "import pytest\n"
+        "from tests.browser.conftest import announce\n\n\n"
+        "def test_notice(pytestconfig: pytest.Config) -> None:\n"
+        '    print("captured, so never shown")\n'
+        '    announce(pytestconfig, "installing chromium (notice)")\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_notice.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "installing chromium (notice)" in done.stdout
+    assert "captured, so never shown" not in done.stdout
