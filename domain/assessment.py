@@ -243,8 +243,7 @@ def assess(request: ReturnRequest, policy: Policy, accept_as: AcceptKind | None 
     allowed = tuple(
         r
         for r in RESOLUTION_ORDER
-        if (r == "repair" and repairable)
-        or (accepted_kinds and all(r in ALLOWED[k] for k in accepted_kinds))
+        if (r == "repair" and repairable) or (accepted_kinds and all(r in ALLOWED[k] for k in accepted_kinds))
     )
     deductions, revocable = _gift_rules(request, items)
     return Assessment(
@@ -282,9 +281,7 @@ def _delivery_refund(request: ReturnRequest, items: list[AssessedItem]) -> tuple
     withdrawn = all(i.kind == "return" and i.reason in PREFERENCE_REASONS for i in items)
     if price <= 0 or not whole_order or not withdrawn:
         return ()
-    explanation = (
-        f"The standard delivery costs of €{fmt(price)} are paid back: the whole order is withdrawn."
-    )
+    explanation = f"The standard delivery costs of €{fmt(price)} are paid back: the whole order is withdrawn."
     return (Addition(rule="withdrawal-delivery-refund", amount=price, explanation=explanation),)
 
 

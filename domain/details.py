@@ -134,9 +134,7 @@ def case_details(
     out += ["", f"### Quote: €{fmt(q.total)}" + (f" ({case.resolution})" if case.resolution else "")]
     out.append(f"- gross €{fmt(q.gross)}")
     out += [f"- +€{fmt(x.amount)}: {x.explanation} ({x.rule})" for x in q.additions]
-    out += [
-        f"- −€{fmt(d.amount)} {d.line_id or 'case'}: {d.explanation} ({d.rule})" for d in q.deductions
-    ]
+    out += [f"- −€{fmt(d.amount)} {d.line_id or 'case'}: {d.explanation} ({d.rule})" for d in q.deductions]
     if case.refunded:
         out.append(f"- refunded €{fmt(case.refunded)}")
     if case.store_credit:

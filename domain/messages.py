@@ -42,7 +42,7 @@ def _eur(amount: str) -> str:
 
 
 def _date(iso: str) -> str:
-    """"2026-10-20" as the Dutch write it: 20-10-2026."""
+    """ "2026-10-20" as the Dutch write it: 20-10-2026."""
     year, month, day = iso[:10].split("-")
     return f"{day}-{month}-{year}"
 
