@@ -43,6 +43,7 @@ ACTION_ARGUMENTS: dict[str, set[str]] = {
     "choose_resolution": {"resolution"},
     "parcel_received": set(),
     "inspection_result": {"passed", "note"},
+    "repair_completed": {"note"},
     "cancel": set(),
     "override": {"type", "actor", "reason", "kind", "resolution"},
 }
@@ -197,11 +198,23 @@ async def _advance_to(env: WorkflowEnvironment, target: Any) -> None:
         await env.sleep(target - now)
 
 
+def holds(want: Any, got: Any) -> bool:
+    """`expect` is a subset of the outcome, at any depth: an object holds when each key it states
+    holds, a list when it has as many elements, in order, each holding; anything else compares
+    exactly. So a case file written before the view gained fields (the quote's `additions`, the
+    items' `guarantee_until`) still states what it stated."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        return all(key in got and holds(value, got[key]) for key, value in want.items())
+    if isinstance(want, list) and isinstance(got, list):
+        return len(want) == len(got) and all(holds(w, g) for w, g in zip(want, got, strict=True))
+    return bool(want == got)
+
+
 def mismatches(outcome: dict[str, Any], expect: dict[str, Any]) -> dict[str, Any]:
     return {
         key: {"expected": want, "got": outcome.get(key, "<missing>")}
         for key, want in expect.items()
-        if outcome.get(key, object()) != want
+        if key not in outcome or not holds(want, outcome[key])
     }
 
 

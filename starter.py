@@ -7,6 +7,7 @@ a refused or invalid input prints one line on stderr and exits 2.
     python3 starter.py choose RETURN_ID RESOLUTION
     python3 starter.py parcel RETURN_ID
     python3 starter.py inspect RETURN_ID (--passed | --failed) [--note TEXT]
+    python3 starter.py repaired RETURN_ID [--note TEXT]
     python3 starter.py cancel RETURN_ID
     python3 starter.py override RETURN_ID TYPE --actor A --reason R [--kind K] [--resolution R]
 
@@ -53,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
     verdict.add_argument("--passed", action="store_true")
     verdict.add_argument("--failed", action="store_true")
     inspect.add_argument("--note", default="")
+    repaired = sub.add_parser("repaired", help="the warehouse reports the repair done")
+    repaired.add_argument("return_id")
+    repaired.add_argument("--note", default="")
     sub.add_parser("cancel").add_argument("return_id")
     override = sub.add_parser("override")
     override.add_argument("return_id")
@@ -86,6 +90,8 @@ async def run(args: argparse.Namespace) -> CaseView:
             return await rc.parcel_received(rid)
         case "inspect":
             return await rc.inspection_result(rid, passed=args.passed, note=args.note)
+        case "repaired":
+            return await rc.repair_completed(rid, note=args.note)
         case "cancel":
             return await rc.cancel(rid)
         case "override":

@@ -148,6 +148,7 @@ def build_worker(
             effects.refund,
             effects.grant_store_credit,
             effects.order_replacement,
+            effects.order_repair,
             effects.revoke_licence,
             effects.send_message,
         ],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
-from domain.effects import CustomerMessage, LicenceRevocation, Refund, Replacement, StoreCredit
+from domain.effects import CustomerMessage, LicenceRevocation, Refund, RepairOrder, Replacement, StoreCredit
 from store import ledgers
 
 
@@ -41,6 +41,16 @@ class EffectActivities:
     @activity.defn
     async def order_replacement(self, e: Replacement) -> bool:
         return await ledgers.create_replacement_order(
+            self._pool,
+            idempotency_key=e.key,
+            return_id=e.return_id,
+            order_id=e.order_id,
+            line_ids=e.line_ids,
+        )
+
+    @activity.defn
+    async def order_repair(self, e: RepairOrder) -> bool:
+        return await ledgers.create_repair_order(
             self._pool,
             idempotency_key=e.key,
             return_id=e.return_id,

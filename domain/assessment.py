@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.money import ZERO, Money, round_cents
+from domain.money import ZERO, Money, fmt, round_cents
 from domain.policy import Policy
-from domain.request import FAULT_REASONS, LineKind, Reason, Resolution, ReturnRequest
+from domain.request import FAULT_REASONS, PREFERENCE_REASONS, LineKind, Reason, Resolution, ReturnRequest
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 ItemKind = Literal["return", "warranty", "rejected"]
@@ -26,7 +26,8 @@ ALLOWED: dict[str, tuple[Resolution, ...]] = {
     "return": ("refund", "store_credit"),
     "warranty": ("replacement", "refund", "store_credit"),
 }
-RESOLUTION_ORDER: tuple[Resolution, ...] = ("replacement", "refund", "store_credit")
+# Repair, where contract 7.1 allows it, is listed first.
+RESOLUTION_ORDER: tuple[Resolution, ...] = ("repair", "replacement", "refund", "store_credit")
 
 PHOTO_INSTRUCTIONS = {
     "photo-fault-electronics": "A photo of the error message or of the defect",
@@ -64,7 +65,15 @@ class AssessedItem(_Frozen):
 
 
 class Deduction(_Frozen):
-    line_id: str
+    line_id: str | None  # None: the return fee, which is of the case, not of a line
+    rule: str
+    amount: Money
+    explanation: str
+
+
+class Addition(_Frozen):
+    """Paid out on top of the items' value (contract 7.3)."""
+
     rule: str
     amount: Money
     explanation: str
@@ -72,6 +81,7 @@ class Deduction(_Frozen):
 
 class Quote(_Frozen):
     gross: Money
+    additions: tuple[Addition, ...]
     deductions: tuple[Deduction, ...]
     total: Money
 
@@ -82,10 +92,19 @@ class Assessment(_Frozen):
     allowed_resolutions: tuple[Resolution, ...]
     gift_deductions: tuple[Deduction, ...] = ()
     revocable_gifts: tuple[str, ...] = ()
+    # Contract 7, decided at intake; an assessment recorded before it has none of them.
+    fee_deductions: tuple[Deduction, ...] = ()
+    additions: tuple[Addition, ...] = ()
+    repair_extension_months: int = 0  # what a repair adds to the guarantee
 
     @property
     def accepted(self) -> tuple[AssessedItem, ...]:
         return tuple(i for i in self.items if i.accepted)
+
+    @property
+    def withdrawn(self) -> tuple[AssessedItem, ...]:
+        """The items of a withdrawal (7.2): accepted as return for a preference reason."""
+        return tuple(i for i in self.accepted if i.kind == "return" and i.reason in PREFERENCE_REASONS)
 
     @property
     def gross(self) -> Decimal:
@@ -103,6 +122,20 @@ def add_months(day: date, months: int) -> date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def guarantee_until(request: ReturnRequest, policy: Policy, line_id: str, extra_months: int = 0) -> date:
+    """The delivery date plus the line's warranty months (plus a repair's extension, as one
+    calendar-month sum): the last day "in guarantee" of 2.1."""
+    line = request.order.line(line_id)
+    months = line.warranty_months if line.warranty_months is not None else policy.guarantee_months
+    return add_months(_local_date(request, "delivered"), months + extra_months)
+
+
+def repair_extension(request: ReturnRequest, policy: Policy) -> int:
+    """7.1: the extension applies to orders placed (Amsterdam date) on or after repair_law_from."""
+    placed = request.order.placed_at.astimezone(AMSTERDAM).date()
+    return policy.repair_extension_months if placed >= policy.repair_law_from else 0
 
 
 def classify(
@@ -148,19 +181,21 @@ def assess(request: ReturnRequest, policy: Policy, accept_as: AcceptKind | None 
     verdicts: dict[str, tuple[ItemKind, str]] = {}
     for item in request.items:
         line = request.order.line(item.line_id)
-        months = line.warranty_months if line.warranty_months is not None else policy.guarantee_months
         verdicts[item.line_id] = classify(
             fault=item.reason in FAULT_REASONS,
             digital=line.kind == "digital",
             condition=item.condition,
             in_window=in_window,
-            in_guarantee=requested <= add_months(delivered, months),
+            in_guarantee=requested <= guarantee_until(request, policy, item.line_id),
         )
     # A gift returned together with its parent follows the parent.
-    for item in request.items:
-        parent = request.order.line(item.line_id).gift_for
-        if parent is not None and parent in listed:
-            verdicts[item.line_id] = verdicts[parent]
+    gifts_with_parent = {
+        item.line_id for item in request.items if request.order.line(item.line_id).gift_for in listed
+    }
+    for line_id in gifts_with_parent:
+        parent = request.order.line(line_id).gift_for
+        assert parent is not None
+        verdicts[line_id] = verdicts[parent]
     if accept_as is not None:
         verdicts = {
             k: (accept_as, "ops-accept") if kind == "rejected" else (kind, rule)
@@ -197,9 +232,18 @@ def assess(request: ReturnRequest, policy: Policy, accept_as: AcceptKind | None 
     case_kind: CaseKind = (
         "rejected" if not accepted_kinds else "mixed" if len(accepted_kinds) > 1 else accepted_kinds[0]
     )
+    # 7.1: repair when every accepted item (a gift with its parent aside) is shipped and of a
+    # repair category; a warranty case only, so a mixed case never allows it.
+    repairable = case_kind == "warranty" and all(
+        i.needs_shipment and request.order.line(i.line_id).category in policy.repair_categories
+        for i in items
+        if i.accepted and i.line_id not in gifts_with_parent
+    )
     # A mixed case allows what all its accepted items allow.
     allowed = tuple(
-        r for r in RESOLUTION_ORDER if accepted_kinds and all(r in ALLOWED[k] for k in accepted_kinds)
+        r
+        for r in RESOLUTION_ORDER
+        if (r == "repair" and repairable) or (accepted_kinds and all(r in ALLOWED[k] for k in accepted_kinds))
     )
     deductions, revocable = _gift_rules(request, items)
     return Assessment(
@@ -208,7 +252,37 @@ def assess(request: ReturnRequest, policy: Policy, accept_as: AcceptKind | None 
         allowed_resolutions=allowed,
         gift_deductions=deductions,
         revocable_gifts=revocable,
+        fee_deductions=_return_fee(items, policy),
+        additions=_delivery_refund(request, items),
+        repair_extension_months=repair_extension(request, policy),
     )
+
+
+def _return_fee(items: list[AssessedItem], policy: Policy) -> tuple[Deduction, ...]:
+    """7.4: one fee per case with an accepted return item of a preference reason; never for a fault."""
+    fee = policy.return_fee
+    if fee <= 0 or not any(i.kind == "return" and i.reason in PREFERENCE_REASONS for i in items):
+        return ()
+    explanation = (
+        f"Return fee of €{fmt(fee)} for returning without a fault, as the shop's conditions state; "
+        "a faulty product is returned free of charge."
+    )
+    return (Deduction(line_id=None, rule="return-fee", amount=fee, explanation=explanation),)
+
+
+def _delivery_refund(request: ReturnRequest, items: list[AssessedItem]) -> tuple[Addition, ...]:
+    """7.3: a whole order withdrawn (every paid line, its full quantity, every item a return for a
+    preference reason) gets its standard delivery costs back."""
+    order = request.order
+    price = order.delivery_price
+    returned = {i.line_id: i.quantity for i in items}
+    paid = [line for line in order.lines if line.unit_price > 0]
+    whole_order = all(returned.get(line.line_id) == line.quantity for line in paid)
+    withdrawn = all(i.kind == "return" and i.reason in PREFERENCE_REASONS for i in items)
+    if price <= 0 or not whole_order or not withdrawn:
+        return ()
+    explanation = f"The standard delivery costs of €{fmt(price)} are paid back: the whole order is withdrawn."
+    return (Addition(rule="withdrawal-delivery-refund", amount=price, explanation=explanation),)
 
 
 def _gift_rules(
@@ -243,11 +317,15 @@ def _gift_rules(
 
 def quote(assessment: Assessment, resolution: Resolution | None, deductions_waived: bool) -> Quote:
     """Gift deductions apply to refund and store credit; before a choice the quote shows them too,
-    since every resolution a case with a returned item allows is a refund or store credit."""
+    since every resolution a case with a returned item allows is a refund or store credit. The
+    return fee applies whatever the resolution; waive_deduction waives every deduction. Additions
+    are paid whatever the resolution."""
     gross = round_cents(assessment.gross)
-    applied = () if deductions_waived or resolution == "replacement" else assessment.gift_deductions
-    total = max(ZERO, gross - sum((d.amount for d in applied), ZERO))
-    return Quote(gross=gross, deductions=applied, total=total)
+    gifts = () if resolution in ("replacement", "repair") else assessment.gift_deductions
+    applied = () if deductions_waived else gifts + assessment.fee_deductions
+    added = sum((a.amount for a in assessment.additions), ZERO)
+    total = max(ZERO, gross + added - sum((d.amount for d in applied), ZERO))
+    return Quote(gross=gross, additions=assessment.additions, deductions=applied, total=total)
 
 
 def store_credit_amount(total: Decimal, policy: Policy) -> Decimal:

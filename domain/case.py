@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from domain import events as ev
-from domain.assessment import AssessedItem, Assessment, Quote, quote
+from domain.assessment import AMSTERDAM, AssessedItem, Assessment, Quote, guarantee_until, quote
 from domain.effects import (
     CustomerMessage,
     Effect,
     LicenceRevocation,
     Refund,
+    RepairOrder,
     Replacement,
     StoreCredit,
 )
@@ -26,7 +27,7 @@ from domain.policy import Policy
 from domain.request import Resolution, ReturnRequest
 
 Outcome = Literal["resolved", "rejected", "cancelled", "expired"]
-NEED_ORDER: tuple[Need, ...] = ("photos", "choice", "parcel", "inspection")
+NEED_ORDER: tuple[Need, ...] = ("photos", "choice", "parcel", "inspection", "repair")
 
 
 class OverrideRecord(BaseModel):
@@ -56,6 +57,12 @@ class ReturnCase(BaseModel):
     deductions_waived: bool = False
     parcel_received_at: datetime | None = None
     inspection: Literal["passed", "failed"] | None = None
+    # Contract 7.1: the repair order (placed, then its ledger row), overdue, completed.
+    repair_ordered_at: datetime | None = None
+    repair_ordered: tuple[str, ...] = ()
+    repair_overdue: bool = False
+    repaired_at: datetime | None = None
+    repair_note: str = ""
     reminded: tuple[Need, ...] = ()
     outcome: Outcome | None = None
     rejected_at: datetime | None = None
@@ -91,6 +98,9 @@ class ReturnCase(BaseModel):
                 found.append("parcel")
             elif any(i.needs_inspection for i in accepted) and self.inspection is None:
                 found.append("inspection")
+        # From the repair order on, while repair is still the resolution (ops may set another).
+        if self.resolution == "repair" and self.repair_ordered_at is not None and self.repaired_at is None:
+            found.append("repair")
         return found
 
     @property
@@ -110,6 +120,14 @@ class ReturnCase(BaseModel):
 
     def item(self, line_id: str) -> AssessedItem | None:
         return next((i for i in self.assessment.items if i.line_id == line_id), None)
+
+    def guarantee_until(self, item: AssessedItem) -> date | None:
+        """7.1: warranty items only; a completed repair adds the extension decided at intake."""
+        if item.kind != "warranty":
+            return None
+        repaired = self.repaired_at is not None and self.resolution == "repair"
+        extra = self.assessment.repair_extension_months if repaired else 0
+        return guarantee_until(self.request, self.policy, item.line_id, extra)
 
 
 def _key(case: ReturnCase, what: str) -> str:
@@ -131,6 +149,19 @@ def _message(case: ReturnCase, template: Template, data: dict[str, Any]) -> Cust
     )
 
 
+def _withdrawal(case: ReturnCase) -> dict[str, Any] | None:
+    """7.2: the acknowledgment of a withdrawal: the items withdrawn, and when it was received
+    (requested_at, which the case set to its start when the request had none), to the minute."""
+    withdrawn = case.assessment.withdrawn
+    if not withdrawn:
+        return None
+    received = case.request.requested_at or case.opened_at
+    return {
+        "items": [{"line_id": i.line_id, "name": i.name, "quantity": i.quantity} for i in withdrawn],
+        "received_at": received.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M"),
+    }
+
+
 def opened_message(case: ReturnCase) -> CustomerMessage:
     """case_opened states the kind, every need with its instructions, label or returnless, the quote."""
     accepted = case.assessment.accepted
@@ -140,21 +171,26 @@ def opened_message(case: ReturnCase) -> CustomerMessage:
         if case.photos_missing(i)
         for r in i.photo_requirements[len(case.photos.get(i.line_id, ())) :]
     ]
-    return _message(
-        case,
-        "case_opened",
-        {
-            "kind": case.assessment.kind,
-            "needs": case.needs,
-            "photos": photos,
-            "choose_from": list(case.assessment.allowed_resolutions) if case.resolution is None else [],
-            "resolution": case.resolution,
-            "label": any(i.needs_shipment for i in accepted),
-            "returnless": [i.name for i in accepted if not i.needs_shipment and i.line_kind == "physical"],
-            "quote": case.quote.model_dump(mode="json"),
-            "line_names": {line.line_id: line.name for line in case.request.order.lines},
-        },
-    )
+    data: dict[str, Any] = {
+        "kind": case.assessment.kind,
+        "needs": case.needs,
+        "photos": photos,
+        "choose_from": list(case.assessment.allowed_resolutions) if case.resolution is None else [],
+        "resolution": case.resolution,
+        "label": any(i.needs_shipment for i in accepted),
+        "returnless": [i.name for i in accepted if not i.needs_shipment and i.line_kind == "physical"],
+        "quote": case.quote.model_dump(mode="json"),
+        "line_names": {line.line_id: line.name for line in case.request.order.lines},
+    }
+    # Contract 7, only where it applies (a message of an earlier release keeps its data):
+    # 7.1 repair or replacement is the customer's choice, and what a repair adds; 7.2 the
+    # acknowledgment of a withdrawal.
+    if "repair" in case.assessment.allowed_resolutions:
+        data["repair"] = {"extension_months": case.assessment.repair_extension_months}
+    withdrawal = _withdrawal(case)
+    if withdrawal is not None:
+        data["withdrawal"] = withdrawal
+    return _message(case, "case_opened", data)
 
 
 def _resolution_effects(case: ReturnCase, e: ev.CaseResolved) -> list[Effect]:
@@ -179,7 +215,7 @@ def _resolution_effects(case: ReturnCase, e: ev.CaseResolved) -> list[Effect]:
                 amount=e.store_credit,
             )
         )
-    else:
+    elif e.resolution == "replacement":
         out.append(
             Replacement(
                 key=_key(case, "replacement"),
@@ -198,20 +234,27 @@ def _resolution_effects(case: ReturnCase, e: ev.CaseResolved) -> list[Effect]:
                 sku=order.line(line_id).sku,
             )
         )
-    out.append(
-        _message(
-            case,
-            "case_resolved",
-            {
-                "resolution": e.resolution,
-                "refund": fmt(e.refund),
-                "store_credit": fmt(e.store_credit),
-                "payment_method": order.payment.method,
-                "replace": list(e.replace),
-                "revoke": list(e.revoke),
-            },
-        )
-    )
+    # The repair order went out when it was placed; a repair resolves with nothing to pay.
+    messages_before = case.customer_messages or [x for x in case.pending_effects if x.effect == "message"]
+    first = not messages_before
+    data: dict[str, Any] = {
+        "resolution": e.resolution,
+        "refund": fmt(e.refund),
+        "store_credit": fmt(e.store_credit),
+        "payment_method": order.payment.method,
+        "replace": list(e.replace),
+        "revoke": list(e.revoke),
+    }
+    if e.resolution == "repair":
+        data["guarantee_until"] = [
+            {"line_id": i.line_id, "name": i.name, "until": str(until)}
+            for i in case.assessment.accepted
+            if (until := case.guarantee_until(i)) is not None
+        ]
+    withdrawal = _withdrawal(case) if first else None
+    if withdrawal is not None:  # resolved at intake: also a withdrawal's acknowledgment (7.2)
+        data["withdrawal"] = withdrawal
+    out.append(_message(case, "case_resolved", data))
     return out
 
 
@@ -234,6 +277,16 @@ def _calls_for(case: ReturnCase, e: Event) -> list[Effect]:
         return [_message(case, "inspection_failed", {"note": e.note, "appeal_days": case.policy.appeal_days})]
     if isinstance(e, ev.CaseResolved):
         return _resolution_effects(case, e)
+    if isinstance(e, ev.RepairOrderPlaced):
+        order = case.request.order
+        return [
+            RepairOrder(
+                key=_key(case, "repair_order"),
+                return_id=case.return_id,
+                order_id=order.order_id,
+                line_ids=e.line_ids,
+            )
+        ]
     return []
 
 
@@ -285,6 +338,12 @@ def _apply(case: ReturnCase, e: Event) -> ReturnCase:
             return u(update=update)
         case ev.CaseResolved():
             return u(update={"outcome": "resolved", "closed_at": e.at, "resolved": e})
+        case ev.RepairOrderPlaced():
+            return u(update={"repair_ordered_at": e.at})
+        case ev.RepairOverdue():
+            return u(update={"repair_overdue": True})
+        case ev.RepairCompleted():
+            return u(update={"repaired_at": e.at, "repair_note": e.note})
         case ev.AppealWindowClosed():
             return u(update={"closed_at": e.at})
         case ev.RefundIssued():
@@ -293,6 +352,8 @@ def _apply(case: ReturnCase, e: Event) -> ReturnCase:
             return _done(case, e.key, store_credit=case.store_credit + e.amount)
         case ev.ReplacementOrdered():
             return _done(case, e.key, replaced=case.replaced + e.line_ids)
+        case ev.RepairOrdered():
+            return _done(case, e.key, repair_ordered=case.repair_ordered + e.line_ids)
         case ev.LicenceRevoked():
             return _done(case, e.key, revoked_gifts=(*case.revoked_gifts, e.line_id))
         case ev.MessageSent():

@@ -59,6 +59,13 @@ class ReportInspection(_Command):
     note: str = Field("", max_length=2000)
 
 
+class CompleteRepair(_Command):
+    """The warehouse reports the repair done (contract 7.1)."""
+
+    action: Literal["repair_completed"] = "repair_completed"
+    note: str = Field("", max_length=2000)
+
+
 class CancelCase(_Command):
     action: Literal["cancel"] = "cancel"
 
@@ -94,5 +101,13 @@ class EffectDone(_Command):
     key: str
 
 
-Action = SubmitPhotos | ChooseResolution | ReceiveParcel | ReportInspection | CancelCase | ApplyOverride
+Action = (
+    SubmitPhotos
+    | ChooseResolution
+    | ReceiveParcel
+    | ReportInspection
+    | CompleteRepair
+    | CancelCase
+    | ApplyOverride
+)
 Command = OpenCase | Action | Tick | EffectDone

@@ -22,7 +22,7 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Timer:
     at: datetime
-    action: Literal["remind", "expire", "default_choice", "auto_inspection", "close_appeal"]
+    action: Literal["remind", "expire", "default_choice", "auto_inspection", "close_appeal", "repair_overdue"]
     need: Need | None = None
 
     def summary(self, now: datetime) -> str:
@@ -33,6 +33,7 @@ class Timer:
             "default_choice": "refund default for a missing choice",
             "auto_inspection": "inspection auto-approval",
             "close_appeal": "end of the appeal window",
+            "repair_overdue": "ops attention for an overdue repair",
         }[self.action]
         left = self.at - now
         days, hours = left.days, left.seconds // 3600
@@ -60,6 +61,9 @@ def timers(case: ReturnCase) -> list[Timer]:
     if "inspection" in needs and case.parcel_received_at is not None:
         at = case.parcel_received_at + timedelta(days=p.inspection_due_days)
         out.append(Timer(at, "auto_inspection", "inspection"))
+    if "repair" in needs and not case.repair_overdue and case.repair_ordered_at is not None:
+        at = case.repair_ordered_at + timedelta(days=p.repair_due_days)
+        out.append(Timer(at, "repair_overdue", "repair"))
     return sorted(out, key=lambda t: t.at)
 
 
@@ -106,6 +110,8 @@ def _action(case: ReturnCase, c: cmd.Action, now: datetime) -> list[Event]:
         case cmd.ChooseResolution():
             if case.outcome is not None:
                 raise _refuse(case, c.action, "the case is no longer open")
+            if case.repair_ordered_at is not None:
+                raise _refuse(case, c.action, "the repair order has been placed")
             allowed = case.assessment.allowed_resolutions
             if c.resolution not in allowed:
                 raise _refuse(case, c.action, f"{c.resolution} is not allowed; allowed: {', '.join(allowed)}")
@@ -120,9 +126,15 @@ def _action(case: ReturnCase, c: cmd.Action, now: datetime) -> list[Event]:
             if c.passed:
                 return [ev.InspectionPassed(at=now, note=c.note)]
             return [ev.InspectionFailed(at=now, note=c.note)]
+        case cmd.CompleteRepair():
+            if "repair" not in needs:
+                raise _refuse(case, c.action, "the case is not awaiting repair")
+            return [ev.RepairCompleted(at=now, note=c.note)]
         case cmd.CancelCase():
             if case.outcome is not None:
                 raise _refuse(case, c.action, "the case is no longer open")
+            if case.repair_ordered_at is not None:
+                raise _refuse(case, c.action, "the repair order has been placed")
             if case.parcel_received_at is not None:
                 raise _refuse(case, c.action, "the parcel has already been received")
             return [ev.CaseCancelled(at=now, by="customer")]
@@ -158,6 +170,13 @@ def _override(case: ReturnCase, c: cmd.ApplyOverride, now: datetime) -> list[Eve
         raise _refuse(case, refuse, "the case is not awaiting inspection")
     if c.type in ("waive_deduction", "set_resolution") and case.outcome not in (None, "rejected"):
         raise _refuse(case, refuse, "the case is no longer open")
+    if c.type == "set_resolution" and c.resolution == "repair":
+        # Ops may set any other resolution; a repair needs what 7.1 checks, and is ordered once.
+        allowed = case.assessment.allowed_resolutions
+        if "repair" not in allowed:
+            raise _refuse(case, refuse, f"repair is not allowed; allowed: {', '.join(allowed)}")
+        if case.repair_ordered_at is not None:
+            raise _refuse(case, refuse, "the repair order has already been placed")
     if c.type == "cancel":
         if case.outcome not in (None, "rejected"):
             raise _refuse(case, refuse, "the case is no longer open")
@@ -184,6 +203,8 @@ def _tick(case: ReturnCase, now: datetime) -> list[Event]:
             out.append(ev.InspectionPassed(at=now, note=f"not reported within {days} days", automatic=True))
         elif t.action == "close_appeal":
             out.append(ev.AppealWindowClosed(at=now))
+        elif t.action == "repair_overdue":
+            out.append(ev.RepairOverdue(at=now))
     return out
 
 
@@ -200,6 +221,10 @@ def _resolve_when_ready(case: ReturnCase, now: datetime) -> list[Event]:
         return []
     resolution = case.resolution
     assert resolution is not None
+    if resolution == "repair" and case.repair_ordered_at is None:
+        # 7.1: the shipped items go to repair; the case resolves when the repair is reported.
+        repaired = tuple(i.line_id for i in case.assessment.accepted if i.needs_shipment)
+        return [ev.RepairOrderPlaced(at=now, line_ids=repaired)]
     total = case.quote.total
     return [
         ev.CaseResolved(
@@ -208,7 +233,7 @@ def _resolve_when_ready(case: ReturnCase, now: datetime) -> list[Event]:
             refund=total if resolution == "refund" else ZERO,
             store_credit=store_credit_amount(total, case.policy) if resolution == "store_credit" else ZERO,
             replace=tuple(i.line_id for i in case.assessment.accepted) if resolution == "replacement" else (),
-            revoke=case.assessment.revocable_gifts if resolution != "replacement" else (),
+            revoke=case.assessment.revocable_gifts if resolution in ("refund", "store_credit") else (),
         )
     ]
 

@@ -5,7 +5,7 @@ ReturnCase (plus what only the workflow knows: failing effects and refused overr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
@@ -64,10 +64,30 @@ def attention_reasons(case: ReturnCase, failing_effects: Sequence[str] = ()) -> 
         reasons.append("rejected, appeal window open")
     if case.reminded and case.closed_at is None and case.outcome is None:
         reasons.append("reminder sent: " + ", ".join(case.reminded))
+    if case.repair_overdue and "repair" in case.needs:
+        days = case.policy.repair_due_days
+        reasons.append(f"repair overdue: not completed within {days} days of the repair order")
     if case.overrides:
         reasons.append(f"{len(case.overrides)} override(s) applied")
     reasons.extend(f"effect failing: {what}" for what in failing_effects)
     return reasons
+
+
+def _repair(case: ReturnCase) -> list[str]:
+    """Contract 7.1: the repair order, when it is due, and how it ended."""
+    if case.repair_ordered_at is None:
+        return []
+    placed = case.repair_ordered_at
+    due = placed + timedelta(days=case.policy.repair_due_days)
+    out = ["", "### Repair order"]
+    ordered = f"ordered for {', '.join(case.repair_ordered)}" if case.repair_ordered else "being ordered"
+    out.append(f"- placed {placed:%Y-%m-%d %H:%M}, {ordered}")
+    if case.repaired_at is not None:
+        note = f": {case.repair_note}" if case.repair_note else ""
+        out.append(f"- completed {case.repaired_at:%Y-%m-%d %H:%M}{note}")
+    else:
+        out.append(f"- due {due:%Y-%m-%d %H:%M}" + (" (overdue)" if case.repair_overdue else ""))
+    return out
 
 
 def case_details(
@@ -98,13 +118,23 @@ def case_details(
                 for req in item.photo_requirements[len(item.photo_requirements) - missing :]:
                     out.append(f"  - {item.line_id} {item.name}: {req.instruction} ({req.rule})")
 
-    out += ["", "### Items", "| line | item | qty | kind | rule |", "|---|---|---|---|---|"]
-    out += [f"| {i.line_id} | {i.name} | {i.quantity} | {i.kind} | {i.rule} |" for i in a.items]
+    out += [
+        "",
+        "### Items",
+        "| line | item | qty | kind | rule | guarantee until |",
+        "|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {i.line_id} | {i.name} | {i.quantity} | {i.kind} | {i.rule} | {case.guarantee_until(i) or '-'} |"
+        for i in a.items
+    ]
+    out += _repair(case)
 
     q = case.quote
     out += ["", f"### Quote: €{fmt(q.total)}" + (f" ({case.resolution})" if case.resolution else "")]
     out.append(f"- gross €{fmt(q.gross)}")
-    out += [f"- −€{fmt(d.amount)} {d.line_id}: {d.explanation} ({d.rule})" for d in q.deductions]
+    out += [f"- +€{fmt(x.amount)}: {x.explanation} ({x.rule})" for x in q.additions]
+    out += [f"- −€{fmt(d.amount)} {d.line_id or 'case'}: {d.explanation} ({d.rule})" for d in q.deductions]
     if case.refunded:
         out.append(f"- refunded €{fmt(case.refunded)}")
     if case.store_credit:

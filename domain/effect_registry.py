@@ -14,10 +14,25 @@ from datetime import datetime
 from typing import assert_never
 
 from domain import events as ev
-from domain.effects import CustomerMessage, Effect, LicenceRevocation, Refund, Replacement, StoreCredit
+from domain.effects import (
+    CustomerMessage,
+    Effect,
+    LicenceRevocation,
+    Refund,
+    RepairOrder,
+    Replacement,
+    StoreCredit,
+)
 
 # The events that record an effect done; each names the effect's idempotency key.
-Done = ev.RefundIssued | ev.StoreCreditIssued | ev.ReplacementOrdered | ev.LicenceRevoked | ev.MessageSent
+Done = (
+    ev.RefundIssued
+    | ev.StoreCreditIssued
+    | ev.ReplacementOrdered
+    | ev.RepairOrdered
+    | ev.LicenceRevoked
+    | ev.MessageSent
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,12 @@ def route(effect: Effect) -> EffectRoute:
                 "order_replacement",
                 f"Replacement order for {', '.join(replacement.line_ids)}",
                 lambda at: ev.ReplacementOrdered(at=at, key=replacement.key, line_ids=replacement.line_ids),
+            )
+        case RepairOrder() as repair:
+            return EffectRoute(
+                "order_repair",
+                f"Repair order for {', '.join(repair.line_ids)}",
+                lambda at: ev.RepairOrdered(at=at, key=repair.key, line_ids=repair.line_ids),
             )
         case LicenceRevocation() as revocation:
             return EffectRoute(

@@ -37,6 +37,14 @@ class Replacement(_Effect):
     line_ids: tuple[str, ...]
 
 
+class RepairOrder(_Effect):
+    """Contract 7.1: the shipped items go to repair."""
+
+    effect: Literal["repair_order"] = "repair_order"
+    order_id: str
+    line_ids: tuple[str, ...]
+
+
 class LicenceRevocation(_Effect):
     effect: Literal["licence_revocation"] = "licence_revocation"
     order_id: str
@@ -54,6 +62,6 @@ class CustomerMessage(_Effect):
 
 
 Effect = Annotated[
-    Refund | StoreCredit | Replacement | LicenceRevocation | CustomerMessage,
+    Refund | StoreCredit | Replacement | RepairOrder | LicenceRevocation | CustomerMessage,
     Field(discriminator="effect"),
 ]

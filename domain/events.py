@@ -14,7 +14,7 @@ from domain.policy import Policy
 from domain.request import Resolution, ReturnRequest
 from domain.upcasting import UPCASTERS, Upcasters
 
-Need = Literal["photos", "choice", "parcel", "inspection"]
+Need = Literal["photos", "choice", "parcel", "inspection", "repair"]
 OverrideType = Literal[
     "accept", "waive_photos", "waive_deduction", "set_resolution", "approve_inspection", "cancel"
 ]
@@ -115,6 +115,25 @@ class CaseResolved(_Event):
     revoke: tuple[str, ...]
 
 
+class RepairOrderPlaced(_Event):
+    """Resolution repair and every other need met (contract 7.1): the repair order goes out and
+    the case awaits repair."""
+
+    type: Literal["repair_order_placed"] = "repair_order_placed"
+    line_ids: tuple[str, ...]
+
+
+class RepairOverdue(_Event):
+    """No repair_completed within repair_due_days of the repair order: ops' attention."""
+
+    type: Literal["repair_overdue"] = "repair_overdue"
+
+
+class RepairCompleted(_Event):
+    type: Literal["repair_completed"] = "repair_completed"
+    note: str = ""
+
+
 class AppealWindowClosed(_Event):
     type: Literal["appeal_window_closed"] = "appeal_window_closed"
 
@@ -134,6 +153,12 @@ class StoreCreditIssued(_Event):
 
 class ReplacementOrdered(_Event):
     type: Literal["replacement_ordered"] = "replacement_ordered"
+    key: str
+    line_ids: tuple[str, ...]
+
+
+class RepairOrdered(_Event):
+    type: Literal["repair_ordered"] = "repair_ordered"
     key: str
     line_ids: tuple[str, ...]
 
@@ -165,10 +190,14 @@ Event = Annotated[
     | CaseCancelled
     | OverrideApplied
     | CaseResolved
+    | RepairOrderPlaced
+    | RepairOverdue
+    | RepairCompleted
     | AppealWindowClosed
     | RefundIssued
     | StoreCreditIssued
     | ReplacementOrdered
+    | RepairOrdered
     | LicenceRevoked
     | MessageSent,
     Field(discriminator="type"),

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.money import Money
+from domain.upcasting import POLICY_BEFORE_2026
 
 
 class Policy(BaseModel):
@@ -30,6 +32,19 @@ class Policy(BaseModel):
     parcel_reminder_days: int = Field(14, ge=0)
     inspection_due_days: int = Field(5, ge=0)
     appeal_days: int = Field(14, ge=0)
+    # Contract 7: a policy file lacking these takes these defaults; a policy recorded in a case
+    # before they existed reads with the values of domain.upcasting.POLICY_BEFORE_2026 instead.
+    repair_categories: tuple[str, ...] = ("printers", "electronics", "computers")
+    repair_extension_months: int = Field(12, ge=0)
+    repair_law_from: date = date(2026, 7, 31)
+    repair_due_days: int = Field(30, ge=0)
+    return_fee: Money = Decimal("0.00")
+
+
+def before_2026(policy: Policy) -> Policy:
+    """The policy as a case begun before contract 7 reads it: no repair offered, no return fee
+    (the values the case_assessed upcaster gives a recorded policy)."""
+    return Policy.model_validate({**policy.model_dump(), **POLICY_BEFORE_2026})
 
 
 def policy_from_bytes(content: bytes) -> Policy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import (
@@ -19,7 +20,8 @@ from pydantic_core import PydanticCustomError
 from domain.money import Money
 
 FAULT_REASONS = ("defective", "damaged_on_arrival", "wrong_item_sent", "not_as_described")
-PREFERENCE_REASONS = ("changed_mind", "does_not_fit", "ordered_by_mistake")
+# `withdrawal` (contract 7.2) gives no reason: every rule treats it as changed_mind.
+PREFERENCE_REASONS = ("changed_mind", "does_not_fit", "ordered_by_mistake", "withdrawal")
 Reason = Literal[
     "defective",
     "damaged_on_arrival",
@@ -28,9 +30,10 @@ Reason = Literal[
     "changed_mind",
     "does_not_fit",
     "ordered_by_mistake",
+    "withdrawal",
 ]
 Condition = Literal["unopened", "opened", "used"]
-Resolution = Literal["refund", "store_credit", "replacement"]
+Resolution = Literal["refund", "store_credit", "replacement", "repair"]
 LineKind = Literal["physical", "digital"]
 
 Id = Field(min_length=1, max_length=100)
@@ -86,6 +89,8 @@ class Order(_Strict):
     delivered_at: AwareDatetime
     payment: Payment
     currency: Literal["EUR"]
+    # What the customer paid for standard delivery (contract 7.3); orders before it have none.
+    delivery_price: Money = Decimal("0.00")
     lines: list[OrderLine] = Field(min_length=1, max_length=500)
 
     def line(self, line_id: str) -> OrderLine:

@@ -79,5 +79,20 @@ def recorded_policy(**settings: Any) -> Upcaster:
     return upcast
 
 
-# The upcasters of domain.events: none yet, every event type is at version 1.
-UPCASTERS = Upcasters({})
+# Contract 7: a policy recorded before these settings existed means no repair offered and no
+# return fee. (The settings' defaults for a policy file loaded today are in domain.policy.)
+POLICY_BEFORE_2026: dict[str, Any] = {
+    "repair_categories": [],
+    "repair_extension_months": 0,
+    "repair_law_from": "2026-07-31",
+    "repair_due_days": 30,
+    "return_fee": "0.00",
+}
+
+# The upcasters of domain.events; every type without one is at version 1.
+UPCASTERS = Upcasters(
+    {
+        # v2: the policy gained the settings of contract 7.
+        ("case_assessed", 1): recorded_policy(**POLICY_BEFORE_2026),
+    }
+)

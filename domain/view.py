@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
@@ -20,6 +20,7 @@ class ItemView(BaseModel):
     photos_received: int
     photo_instructions: list[str]
     needs_shipment: bool
+    guarantee_until: date | None  # contract 7.1: warranty items only
 
 
 class CaseView(BaseModel):
@@ -52,6 +53,7 @@ def case_view(case: ReturnCase) -> CaseView:
             photos_received=len(case.photos.get(i.line_id, ())),
             photo_instructions=[r.instruction for r in i.photo_requirements],
             needs_shipment=i.needs_shipment,
+            guarantee_until=case.guarantee_until(i),
         )
         for i in case.assessment.items
     ]

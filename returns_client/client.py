@@ -179,6 +179,11 @@ class ReturnsClient:
         c = _command(cmd.ReportInspection, passed=passed, note=note)
         return await self._update(return_id, wf.INSPECTION_RESULT, c)
 
+    async def repair_completed(self, return_id: str, note: str = "") -> CaseView:
+        """The warehouse reports the repair done (contract 7.1)."""
+        c = _command(cmd.CompleteRepair, note=note)
+        return await self._update(return_id, wf.REPAIR_COMPLETED, c)
+
     async def cancel(self, return_id: str) -> CaseView:
         return await self._update(return_id, wf.CANCEL, cmd.CancelCase())
 
@@ -208,6 +213,7 @@ class ReturnsClient:
             "choose_resolution": self.choose_resolution,
             "parcel_received": self.parcel_received,
             "inspection_result": self.inspection_result,
+            "repair_completed": self.repair_completed,
             "cancel": self.cancel,
             "override": self.override,
         }

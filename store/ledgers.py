@@ -99,6 +99,26 @@ async def create_replacement_order(
     )
 
 
+async def create_repair_order(
+    pool: asyncpg.Pool,
+    *,
+    idempotency_key: str,
+    return_id: str,
+    order_id: str,
+    line_ids: Sequence[str],
+) -> bool:
+    return await _insert(
+        pool,
+        "insert into repair_orders (idempotency_key, return_id, order_id, line_ids)"
+        " values ($1, $2, $3, $4)"
+        " on conflict (idempotency_key) do nothing returning true",
+        idempotency_key,
+        return_id,
+        order_id,
+        list(line_ids),
+    )
+
+
 async def revoke_licence(
     pool: asyncpg.Pool,
     *,

@@ -35,6 +35,17 @@ def test_every_case_file_gives_its_expected_outcome(which: str) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def test_the_return_fee_case_files_under_their_policy() -> None:
+    """Contract 7.4: the default policy charges no fee, so its case files run under a policy
+    that does (cases/return_fee/ with policies/return-fee.json)."""
+    cases = sorted((ROOT / "cases" / "return_fee").glob("*.json"))
+    assert len(cases) >= 6
+    done = run("simulate.py", "--policy", ROOT / "policies" / "return-fee.json", *cases)
+    outcomes = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {o["file"]: o.get("mismatches") for o in outcomes if not o["ok"]} == {}
+    assert len(outcomes) == len(cases) and done.returncode == 0, done.stderr[-2000:]
+
+
 def test_simulate_exits_1_when_an_expectation_fails(tmp_path: Path) -> None:
     case = json.loads((ROOT / "examples" / "toner_case.json").read_text())
     case["expect"] = {"status": "cancelled"}

@@ -68,3 +68,27 @@ async def test_ops_override_from_the_cli_lands_in_the_case(service: str, tmp_pat
     assert [(o["type"], o["actor"], o["reason"]) for o in view["overrides"]] == [
         ("waive_photos", "ops:anna", "photo by phone")
     ]
+
+
+async def test_the_warehouse_reports_a_repair_with_starter(service: str, tmp_path: Path) -> None:
+    """Contract 7.1: `starter.py repaired RETURN_ID [--note TEXT]`, refused unless awaiting repair."""
+    request = json.loads((ROOT / "examples" / "toner.json").read_text())
+    request["return_id"] = rid = f"R-{uuid.uuid4().hex[:8]}"
+    request["order"]["lines"][0].update(category="printers", unit_price="229.00")
+    request["items"][0]["photos"] = ["printer-error.jpg"]
+    request["preferred_resolution"] = "repair"
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    assert (await starter(service, "submit", str(path))).returncode == 0
+
+    early = await starter(service, "repaired", rid)
+    assert early.returncode == 2 and "status awaiting_parcel" in early.stderr
+    for step in (("parcel", rid), ("inspect", rid, "--passed")):
+        assert (await starter(service, *step)).returncode == 0
+    assert json.loads((await starter(service, "status", rid)).stdout)["status"] == "awaiting_repair"
+
+    done = await starter(service, "repaired", rid, "--note", "fuser replaced")
+    assert done.returncode == 0, done.stderr
+    view = json.loads(done.stdout)
+    assert (view["status"], view["resolution"], view["refunded"]) == ("resolved", "repair", "0.00")
+    assert view["items"][0]["guarantee_until"] == "2029-09-08"  # delivered 2026-09-08, 24 + 12 months

@@ -19,6 +19,7 @@ SUBMIT_PHOTOS = "submit_photos"
 CHOOSE_RESOLUTION = "choose_resolution"
 PARCEL_RECEIVED = "parcel_received"
 INSPECTION_RESULT = "inspection_result"
+REPAIR_COMPLETED = "repair_completed"
 CANCEL = "cancel"
 OVERRIDE = "override"
 VIEW = "view"  # query

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.effect_registry import route
     from domain.effects import Effect
     from domain.events import event_from_json, event_to_json
+    from domain.policy import before_2026
     from domain.request import describe
     from domain.summary import summarize
     from domain.view import CaseView, case_view
@@ -40,6 +41,12 @@ EFFECT_FIRST_TRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_at
 OPS_VISIBILITY = "ops-visibility"
 # Appends that answer a retried batch with the events an earlier attempt committed.
 ADOPT_RECORDED_EVENTS = "adopt-recorded-events"
+# Contract 7 (repair, withdrawal, delivery costs, return fee). A case begun before it is decided
+# under its policy as recorded then: no repair offered, no return fee. Every command it added
+# (the repair order activity, the repair timer, the awaiting_repair upsert) follows only from
+# those settings or from request fields earlier requests could not have (delivery_price, reason
+# withdrawal), so this one marker keeps every earlier history replaying as recorded.
+EU_2026 = "eu-2026"
 
 
 @workflow.defn(name=WORKFLOW)
@@ -59,6 +66,8 @@ class ReturnCaseWorkflow:
         policy = await workflow.execute_local_activity_method(
             PolicyActivities.load_policy, start_to_close_timeout=LOCAL
         )
+        if not workflow.patched(EU_2026):
+            policy = before_2026(policy)
         async with self._lock:
             case_id = workflow.info().workflow_id
             await self._handle(cmd.OpenCase(case_id=case_id, request=start.request, policy=policy))
@@ -109,6 +118,10 @@ class ReturnCaseWorkflow:
         return await self._act(c)
 
     @workflow.update
+    async def repair_completed(self, c: cmd.CompleteRepair) -> CaseView:
+        return await self._act(c)
+
+    @workflow.update
     async def cancel(self, c: cmd.CancelCase) -> CaseView:
         return await self._act(c)
 
@@ -131,6 +144,10 @@ class ReturnCaseWorkflow:
 
     @inspection_result.validator
     def _validate_inspection_result(self, c: cmd.ReportInspection) -> None:
+        self._decide(c)
+
+    @repair_completed.validator
+    def _validate_repair_completed(self, c: cmd.CompleteRepair) -> None:
         self._decide(c)
 
     @cancel.validator

@@ -233,6 +233,9 @@ class Driver:
     def inspect(self, passed: bool, note: str = "") -> list[Any]:
         return self.apply(cmd.ReportInspection(passed=passed, note=note))
 
+    def repaired(self, note: str = "") -> list[Any]:
+        return self.apply(cmd.CompleteRepair(note=note))
+
     def cancel(self) -> list[Any]:
         return self.apply(cmd.CancelCase())
 
@@ -260,3 +263,29 @@ class Driver:
 
     def sent(self, template: str) -> list[CustomerMessage]:
         return [e for e in self.effects if isinstance(e, CustomerMessage) and e.template == template]
+
+
+# What the case view and the stored events gained with contract 7, so that data an earlier
+# release recorded compares with what today's code gives: the new keys, and the value each must
+# take on an earlier case for the old data to keep its meaning (None: any value).
+ADDED_SINCE_RELEASE_3: dict[str, Any] = {
+    "additions": [],  # quote: nothing added on top
+    "guarantee_until": None,  # view items: a fact of the recorded request and policy
+    "fee_deductions": [],  # assessment: no return fee
+    "repair_extension_months": 0,  # assessment: a repair adds nothing
+    "delivery_price": "0.00",  # order: none paid, none to pay back
+}
+
+
+def as_recorded(new: Any, old: Any) -> Any:
+    """`new` with only the keys `old` has, at every level; every key left out must be one that
+    came with contract 7 and hold the value that keeps the old meaning."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        for key in new.keys() - old.keys():
+            assert key in ADDED_SINCE_RELEASE_3, f"{key} is new and not a field contract 7 added"
+            want = ADDED_SINCE_RELEASE_3[key]
+            assert want is None or new[key] == want, f"{key} is {new[key]!r} on an earlier case"
+        return {k: as_recorded(v, old[k]) for k, v in new.items() if k in old}
+    if isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
+        return [as_recorded(n, o) for n, o in zip(new, old, strict=True)]
+    return new

@@ -140,9 +140,9 @@ def test_case_opened_only_when_waiting_and_says_everything() -> None:
     assert [p["instruction"] for p in opened.data["photos"]] == [
         "A photo of the error message or of the defect"
     ]
-    assert opened.data["choose_from"] == ["replacement", "refund", "store_credit"]
+    assert opened.data["choose_from"] == ["repair", "replacement", "refund", "store_credit"]
     assert opened.data["label"] is True
-    assert opened.data["quote"] == {"gross": "80.00", "deductions": [], "total": "80.00"}
+    assert opened.data["quote"] == {"gross": "80.00", "additions": [], "deductions": [], "total": "80.00"}
     assert opened.data["photos"][0]["instruction"] == "A photo of the error message or of the defect"
     assert "een foto van de foutmelding of van het defect" in opened.text
     assert "80,00" in opened.text

@@ -51,7 +51,7 @@ def test_gross_is_unit_price_times_returned_quantity() -> None:
             items=[item("L1", quantity=2), item("L2")],
         )
     )
-    assert d.view()["quote"] == {"gross": "44.98", "deductions": [], "total": "44.98"}
+    assert d.view()["quote"] == {"gross": "44.98", "additions": [], "deductions": [], "total": "44.98"}
     d.parcel()
     assert d.view()["refunded"] == "44.98"
 
@@ -66,21 +66,21 @@ def test_rejected_items_are_left_out_of_the_quote() -> None:
     v = d.view()
     assert v["kind"] == "return"
     assert [i["kind"] for i in v["items"]] == ["return", "rejected"]
-    assert v["quote"] == {"gross": "30.00", "deductions": [], "total": "30.00"}
+    assert v["quote"] == {"gross": "30.00", "additions": [], "deductions": [], "total": "30.00"}
     d.parcel()
     assert d.view()["refunded"] == "30.00"
 
 
 def test_rejected_case_quotes_nothing() -> None:
     d = Driver(request(lines=[line("L1", unit_price="30.00")], items=[item("L1", condition="used")]))
-    assert d.view()["quote"] == {"gross": "0.00", "deductions": [], "total": "0.00"}
+    assert d.view()["quote"] == {"gross": "0.00", "additions": [], "deductions": [], "total": "0.00"}
 
 
 @pytest.mark.parametrize("listed", [False, True])
 def test_digital_gift_is_revoked_never_deducted(listed: bool) -> None:
     d = Driver(laptop_with_gift("digital", listed=listed))
     v = d.view()
-    assert v["quote"] == {"gross": "899.00", "deductions": [], "total": "899.00"}
+    assert v["quote"] == {"gross": "899.00", "additions": [], "deductions": [], "total": "899.00"}
     d.parcel()
     v = d.view()
     assert v["status"] == "resolved"
@@ -90,7 +90,7 @@ def test_digital_gift_is_revoked_never_deducted(listed: bool) -> None:
 
 def test_physical_gift_listed_comes_back_without_deduction() -> None:
     d = Driver(laptop_with_gift("physical", listed=True))
-    assert d.view()["quote"] == {"gross": "899.00", "deductions": [], "total": "899.00"}
+    assert d.view()["quote"] == {"gross": "899.00", "additions": [], "deductions": [], "total": "899.00"}
     d.parcel()
     assert d.view()["refunded"] == "899.00"
     assert d.view()["revoked_gifts"] == []
@@ -145,7 +145,7 @@ def test_warranty_items_leave_gifts_alone(gift_kind: str) -> None:
     d = Driver(laptop_with_gift(gift_kind, listed=False, reason="defective", condition="used"))
     v = d.view()
     assert v["kind"] == "warranty"
-    assert v["quote"] == {"gross": "899.00", "deductions": [], "total": "899.00"}
+    assert v["quote"] == {"gross": "899.00", "additions": [], "deductions": [], "total": "899.00"}
     d.photos("L1", "defect.jpg")  # photo-high-value
     d.parcel()
     d.inspect(True)
@@ -203,7 +203,7 @@ def test_waive_deduction_removes_it_and_the_refund_follows() -> None:
     d = Driver(laptop_with_gift("physical", listed=False))
     d.override("waive_deduction", actor="ops:anna", reason="promo")
     v = d.view()
-    assert v["quote"] == {"gross": "899.00", "deductions": [], "total": "899.00"}
+    assert v["quote"] == {"gross": "899.00", "additions": [], "deductions": [], "total": "899.00"}
     assert [(o["type"], o["actor"], o["reason"]) for o in v["overrides"]] == [
         ("waive_deduction", "ops:anna", "promo")
     ]

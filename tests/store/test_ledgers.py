@@ -59,6 +59,17 @@ async def test_replacement_order_once(pool: asyncpg.Pool) -> None:
     assert row["line_ids"] == ["l1", "l2"]
 
 
+async def test_repair_order_once(pool: asyncpg.Pool) -> None:
+    key = _key()
+    for expected in (True, False):
+        created = await ledgers.create_repair_order(
+            pool, idempotency_key=key, return_id="r1", order_id="o1", line_ids=["l1"]
+        )
+        assert created is expected
+    rows = await pool.fetch("select * from repair_orders where idempotency_key = $1", key)
+    assert [r["line_ids"] for r in rows] == [["l1"]]
+
+
 async def test_licence_revocation_once(pool: asyncpg.Pool) -> None:
     key = _key()
     for expected in (True, False):

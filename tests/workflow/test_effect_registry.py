@@ -32,6 +32,7 @@ from domain.effects import (
     Effect,
     LicenceRevocation,
     Refund,
+    RepairOrder,
     Replacement,
     StoreCredit,
     _Effect,
@@ -55,6 +56,7 @@ ONE_OF_EACH: list[Effect] = [
     ),
     StoreCredit(key="k2", return_id="R-1", customer_id="C-42", amount=Decimal("10.00")),
     Replacement(key="k3", return_id="R-1", order_id="O-1", line_ids=("L1", "L2")),
+    RepairOrder(key="k6", return_id="R-1", order_id="O-1", line_ids=("L1",)),
     LicenceRevocation(key="k4", return_id="R-1", order_id="O-1", line_id="L3", sku="AV-1"),
     CustomerMessage(
         key="k5", return_id="R-1", customer_id="C-42", email="a@b.nl", template="reminder", data={}, text=""
@@ -89,6 +91,7 @@ def test_summaries_read_as_ops_see_them() -> None:
         "Refund €39.95 to ideal tr_1",
         "Store credit €10.00 for C-42",
         "Replacement order for L1, L2",
+        "Repair order for L1",
         "Revoke licence AV-1 (L3)",
         "Message reminder to the customer",
     ]
