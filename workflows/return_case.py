@@ -4,6 +4,7 @@ happens, the event store records it, activities carry out the effects it calls f
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +48,17 @@ ADOPT_RECORDED_EVENTS = "adopt-recorded-events"
 # those settings or from request fields earlier requests could not have (delivery_price, reason
 # withdrawal), so this one marker keeps every earlier history replaying as recorded.
 EU_2026 = "eu-2026"
+EVENT_IDS = uuid.UUID("6f1d2c8e-3b7a-5e41-9c0d-8a2f4b6e1d37")
+
+
+def event_id(run_id: str, stream_version: int) -> uuid.UUID:
+    """The id of the event a run appends at a stream version. Not workflow.uuid4(): a task retried
+    after its append committed may decide a batch of another length (a timer came due meanwhile),
+    and sequence-drawn ids would then shift the next batch onto ids already stored. Derived from
+    the version, each batch's ids find the one recorded at its place, which append_once adopts.
+    The run id keeps a new run on an old stream (a fresh Temporal server) a conflict, not a match.
+    Ids are activity input, not commands, so histories recorded with drawn ids still replay."""
+    return uuid.uuid5(EVENT_IDS, f"{run_id}/{stream_version}")
 
 
 @workflow.defn(name=WORKFLOW)
@@ -222,11 +234,14 @@ class ReturnCaseWorkflow:
             return
         after = fold(events, self._case)
         assert after is not None
+        version = self._case.version if self._case else 0
+        run_id = workflow.info().run_id
         req = AppendEvents(
             stream_id=after.case_id,
-            expected_version=self._case.version if self._case else 0,
+            expected_version=version,
             events=[
-                EventEnvelope(event_id=workflow.uuid4(), type=e.type, data=event_to_json(e)) for e in events
+                EventEnvelope(event_id=event_id(run_id, version + n), type=e.type, data=event_to_json(e))
+                for n, e in enumerate(events, 1)
             ],
             summary=summarize(after),
         )

@@ -14,6 +14,7 @@ import pytest
 from activities.event_store import AppendEvents, EventEnvelope, EventStoreActivities
 from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
 from store.read_model import CaseRow, case_rider, get_case, rebuild, upsert_case
+from workflows.return_case import event_id
 
 
 def _events(*types: str) -> list[NewEvent]:
@@ -241,6 +242,29 @@ async def test_append_once_adopts_only_the_batch_recorded_by_one_append(pool: as
     longer = [NewEvent(second[0].event_id, "Received", {}), *_events("Extra", "More")]
     assert [e.type for e in await store.append_once(s, 2, longer)] == ["Received", "Resolved"]
     assert len(await store.read_stream(s)) == 4
+
+
+async def test_ids_by_stream_version_keep_a_redecided_batch_of_another_length_exact(
+    pool: asyncpg.Pool,
+) -> None:
+    """The workflow's ids come from its run and the stream version (workflows.return_case.event_id).
+    Two batches recorded, then the task retried: the first handler now decides three events where
+    it had two (a timer came due), yet each handler adopts exactly the batch recorded at its place."""
+    store, s, run = EventStore(pool), _stream(), str(uuid.uuid4())
+
+    def batch(first_version: int, *types: str) -> list[NewEvent]:
+        return [NewEvent(event_id(run, first_version + n), t, {"t": t}) for n, t in enumerate(types)]
+
+    assert await store.append_once(s, 0, batch(1, "Chosen", "Resolved")) == []
+    assert await store.append_once(s, 2, batch(3, "Received")) == []
+    again = await store.append_once(s, 0, batch(1, "Chosen", "Resolved", "Reminded"))
+    assert [(e.type, e.stream_version) for e in again] == [("Chosen", 1), ("Resolved", 2)]
+    again = await store.append_once(s, 2, batch(3, "Received"))
+    assert [(e.type, e.stream_version) for e in again] == [("Received", 3)]
+    assert len(await store.read_stream(s)) == 3
+    # Another run on the same stream (a fresh Temporal server, an old database) conflicts.
+    with pytest.raises(ConcurrencyConflict):
+        await store.append_once(s, 0, [NewEvent(event_id(str(uuid.uuid4()), 1), "Opened", {})])
 
 
 async def test_append_once_refuses_ids_recorded_elsewhere_in_the_stream(pool: asyncpg.Pool) -> None:

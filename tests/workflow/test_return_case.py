@@ -21,6 +21,7 @@ from domain.view import case_view
 from returns_client import CaseNotFound, Refused, ReturnsClient
 from store.event_store import EventStore
 from store.read_model import get_case
+from workflows.return_case import event_id
 
 ROOT = Path(__file__).resolve().parents[2]
 TONER = json.loads((ROOT / "examples" / "toner.json").read_text())
@@ -53,6 +54,9 @@ async def assert_consistent(rc: ReturnsClient, pool: asyncpg.Pool, return_id: st
     assert row is not None and expected is not None
     assert row.status == expected.status and row.stream_version == len(events)
     assert row.customer_messages == expected.customer_messages and row.refunded == expected.refunded
+    # Each event's id is its run's at its version, so a redecided batch finds its recorded place.
+    run_id = (await rc.client.get_workflow_handle(rc.case_id(return_id)).describe()).run_id
+    assert [e.event_id for e in events] == [event_id(run_id, e.stream_version) for e in events]
 
 
 async def ledger_count(pool: asyncpg.Pool, table: str, return_id: str) -> int:
