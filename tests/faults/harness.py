@@ -87,6 +87,7 @@ LEDGERS = {
     "store_credit_issued": "store_credits",
     "replacement_ordered": "replacement_orders",
     "licence_revoked": "licence_revocations",
+    "repair_ordered": "repair_orders",
     "message_sent": "outbox",
 }
 
@@ -437,6 +438,7 @@ async def _check_ledgers(
     replacements = await rows("replacement_orders", "line_ids")
     revocations = await rows("licence_revocations", "line_id")
     outbox = await rows("outbox", "template")
+    repairs = await rows("repair_orders", "return_id")
     found = {
         r["idempotency_key"]: table
         for table, rs in (
@@ -445,6 +447,7 @@ async def _check_ledgers(
             ("replacement_orders", replacements),
             ("licence_revocations", revocations),
             ("outbox", outbox),
+            ("repair_orders", repairs),
         )
         for r in rs
     }
