@@ -87,7 +87,8 @@ async def main(argv: list[str]) -> None:
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     (out / "README.md").write_text(
-        f"Event streams of {len(written)} case files (cases/ and the public past cases kept outside this repository), stored by the code\n"
+        f"Event streams of {len(written)} case files (cases/ and the public past cases kept"
+        " outside this repository), stored by the code\n"
         f"of commit {commit} and recorded by `python3 tests/event_streams/record.py {out.name}`:\n"
         "each file holds a case's stored events and the case view and read-model row their fold\n"
         "gave. They never change: tests/test_event_streams.py folds them with today's code.\n"

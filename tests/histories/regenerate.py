@@ -38,7 +38,8 @@ async def main(argv: list[str]) -> None:
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     (out / "README.md").write_text(
-        f"Histories of {len(written)} case files (cases/ and the public past cases kept outside this repository), recorded with the\n"
+        f"Histories of {len(written)} case files (cases/ and the public past cases kept"
+        " outside this repository), recorded with the\n"
         f"workflow code of commit {commit} by `python3 tests/histories/regenerate.py {out.name}`.\n"
         "They never change: tests/test_replay.py replays them against today's code.\n"
     )
