@@ -56,8 +56,10 @@ def announce(config: pytest.Config, line: str) -> None:
     """One line on the terminal while the tests' output is captured: a long pause gets a reason."""
     capture = config.pluginmanager.getplugin("capturemanager")
     terminal = config.pluginmanager.getplugin("terminalreporter")
+    # An xdist worker's stdout is its channel to the controller; its stderr is the terminal's.
+    in_worker = hasattr(config, "workerinput")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        if terminal is not None:
+        if terminal is not None and not in_worker:
             terminal.write_line(line)
         else:
             print(line, file=sys.__stderr__, flush=True)

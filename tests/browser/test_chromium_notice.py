@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_notice_reaches_the_terminal_while_output_is_captured(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_the_notice_reaches_the_terminal_while_output_is_captured(tmp_path: Path, workers: str) -> None:
     (tmp_path / "test_notice.py").write_text(
         "import pytest\n"
         "from tests.browser.conftest import announce\n\n\n"
@@ -19,12 +22,23 @@ def test_the_notice_reaches_the_terminal_while_output_is_captured(tmp_path: Path
         '    announce(pytestconfig, "installing chromium (notice)")\n'
     )
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_notice.py")],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            workers,
+            str(tmp_path / "test_notice.py"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stdout[-2000:]
-    assert "installing chromium (notice)" in done.stdout
-    assert "captured, so never shown" not in done.stdout
+    terminal = done.stdout + done.stderr
+    assert "installing chromium (notice)" in terminal
+    assert "captured, so never shown" not in terminal

@@ -45,7 +45,7 @@ class Sizes:
     race_rounds: int
 
 
-QUICK = Sizes(15, 50, 6.0, 25, 20, 2, 6, 1, 2)
+QUICK = Sizes(12, 25, 6.0, 25, 20, 2, 6, 1, 2)
 FULL = Sizes(9, 200, 4.0, 25, 60, 5, 20, 3, 10)
 
 
