@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -80,36 +80,29 @@ async def customer_balance(pool: asyncpg.Pool, customer_id: str) -> Decimal:
 
 
 async def create_replacement_order(
-    pool: asyncpg.Pool,
-    *,
-    idempotency_key: str,
-    return_id: str,
-    order_id: str,
-    line_ids: Sequence[str],
+    pool: asyncpg.Pool, *, idempotency_key: str, return_id: str, order_id: str, line_ids: Sequence[str]
 ) -> bool:
-    return await _insert(
-        pool,
-        "insert into replacement_orders (idempotency_key, return_id, order_id, line_ids)"
-        " values ($1, $2, $3, $4)"
-        " on conflict (idempotency_key) do nothing returning true",
-        idempotency_key,
-        return_id,
-        order_id,
-        list(line_ids),
-    )
+    return await _order_lines(pool, "replacement_orders", idempotency_key, return_id, order_id, line_ids)
 
 
 async def create_repair_order(
+    pool: asyncpg.Pool, *, idempotency_key: str, return_id: str, order_id: str, line_ids: Sequence[str]
+) -> bool:
+    return await _order_lines(pool, "repair_orders", idempotency_key, return_id, order_id, line_ids)
+
+
+async def _order_lines(
     pool: asyncpg.Pool,
-    *,
+    table: Literal["replacement_orders", "repair_orders"],
     idempotency_key: str,
     return_id: str,
     order_id: str,
     line_ids: Sequence[str],
 ) -> bool:
+    """An order for lines of the shop's order (a replacement, a repair), once per key."""
     return await _insert(
         pool,
-        "insert into repair_orders (idempotency_key, return_id, order_id, line_ids)"
+        f"insert into {table} (idempotency_key, return_id, order_id, line_ids)"
         " values ($1, $2, $3, $4)"
         " on conflict (idempotency_key) do nothing returning true",
         idempotency_key,

@@ -1,4 +1,4 @@
-"""Record the event streams of a release: run every case file (../shared/cases and cases/) on the
+"""Record the event streams of a release: run every case file (cases/ and the public past cases) on the
 time-skipping server with the current code, and write each case's stream as stored, with the
 case view and read-model row its fold gave, into tests/event_streams/<release>/ (emptied first),
 with a README naming the commit.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +30,7 @@ from domain.view import case_view  # noqa: E402
 from policies import DEFAULT_POLICY_FILE  # noqa: E402
 from simulate import load_past_cases, run_case, simulation  # noqa: E402
 from store.event_store import StoredEvent  # noqa: E402
-from tests.shared import release_case_files  # noqa: E402
+from tests.releases import record_release  # noqa: E402
 
 
 def stream_record(case_file: str, events: Sequence[StoredEvent]) -> dict[str, Any]:
@@ -75,23 +74,18 @@ async def record(case_files: Sequence[Path], out: Path) -> list[Path]:
 
 
 async def main(argv: list[str]) -> None:
-    if not argv or not argv[0].startswith("release-"):
-        raise SystemExit(__doc__)
-    out = HERE / argv[0]
-    cases = release_case_files(argv[1:])
-    out.mkdir(exist_ok=True)
-    for old in out.glob("*.json"):
-        old.unlink()
-    written = await record(cases, out)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    (out / "README.md").write_text(
-        f"Event streams of {len(written)} case files (cases/ and the public past cases kept"
-        " outside this repository), stored by the code\n"
-        f"of commit {commit} and recorded by `python3 tests/event_streams/record.py {out.name}`:\n"
-        "each file holds a case's stored events and the case view and read-model row their fold\n"
-        "gave. They never change: tests/test_event_streams.py folds them with today's code.\n"
+    written = await record_release(
+        argv,
+        HERE,
+        __doc__,
+        record,
+        lambda n, commit, release: (
+            f"Event streams of {n} case files (cases/ and the public past cases kept outside this\n"
+            f"repository), stored by the code of commit {commit} and recorded by\n"
+            f"`python3 tests/event_streams/record.py {release}`: each file holds a case's stored\n"
+            "events and the case view and read-model row their fold gave. They never change:\n"
+            "tests/test_event_streams.py folds them with today's code.\n"
+        ),
     )
     for path in written:
         print(path.relative_to(ROOT))

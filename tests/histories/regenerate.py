@@ -1,4 +1,4 @@
-"""Record the histories of a release: run every case file (../shared/cases and cases/) on the
+"""Record the histories of a release: run every case file (cases/ and the public past cases) on the
 time-skipping server with the current workflow code, one history per case, into
 tests/histories/<release>/ (emptied first), with a README naming the commit.
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,26 +21,21 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from replay.histories import record  # noqa: E402
-from tests.shared import release_case_files  # noqa: E402
+from tests.releases import record_release  # noqa: E402
 
 
 async def main(argv: list[str]) -> None:
-    if not argv or not argv[0].startswith("release-"):
-        raise SystemExit(__doc__)
-    out = HERE / argv[0]
-    cases = release_case_files(argv[1:])
-    out.mkdir(exist_ok=True)
-    for old in out.glob("*.json"):
-        old.unlink()
-    written = await record(cases, out)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    (out / "README.md").write_text(
-        f"Histories of {len(written)} case files (cases/ and the public past cases kept"
-        " outside this repository), recorded with the\n"
-        f"workflow code of commit {commit} by `python3 tests/histories/regenerate.py {out.name}`.\n"
-        "They never change: tests/test_replay.py replays them against today's code.\n"
+    written = await record_release(
+        argv,
+        HERE,
+        __doc__,
+        record,
+        lambda n, commit, release: (
+            f"Histories of {n} case files (cases/ and the public past cases kept outside this\n"
+            f"repository), recorded with the workflow code of commit {commit} by\n"
+            f"`python3 tests/histories/regenerate.py {release}`.\n"
+            "They never change: tests/test_replay.py replays them against today's code.\n"
+        ),
     )
     for path in written:
         print(path.relative_to(ROOT))
