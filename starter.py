@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from temporalio.service import RPCError
+
 from domain.request import InvalidRequest, parse_request
 from domain.view import CaseView
 from returns_client import CaseNotFound, PayloadKeyError, Refused, ReturnsClient
@@ -122,6 +124,9 @@ def main(argv: list[str]) -> int:
         return 2
     except PayloadKeyError as e:  # keys missing or wrong: a setting, not the input
         print(one_line(f"{e} (set RETURNS_CODEC_KEYS to the worker's keys)"), file=sys.stderr)
+        return 1
+    except RPCError as e:  # the server refused the call itself (not the case): one line, no traceback
+        print(one_line(f"Temporal refused the call: {e.message}"), file=sys.stderr)
         return 1
     except RuntimeError as e:
         if "connect" in str(e).lower():

@@ -142,6 +142,10 @@ class ReturnsClient:
             raise
 
     async def _update(self, return_id: str, update: str, command: Any) -> CaseView:
+        # Read the case first: an action from a client whose keys the worker lacks could not be
+        # decoded by the worker and would fail the case's workflow task until given up. A client
+        # that cannot read the case gets PayloadKeyError (or CaseNotFound) and changes nothing.
+        await self.status(return_id)
         update_id = f"{command.action}-{uuid.uuid4()}"
         try:
             with _readable(return_id, f"{command.action} may have been applied; "):

@@ -169,13 +169,16 @@ async def test_missing_or_wrong_keys_are_one_clear_error_in_client_and_cli(stack
         for keys, held in ((Keyring(), "none"), (NEW, "k-2026")):
             client = await Client.connect(stack.temporal.address, data_converter=data_converter(keys))
             shop = ReturnsClient(client, task_queue)
-            with pytest.raises(PayloadKeyError, match=f"cannot read return case {rid}: .*k-2025.*{held}"):
+            says = f"cannot read return case {rid}: .*k-2025.*{held}"
+            with pytest.raises(PayloadKeyError, match=says):
                 await shop.status(rid)
-        # The worker reads a keyless caller's action (plaintext), but its answer is sealed.
-        plain = await Client.connect(stack.temporal.address, data_converter=data_converter(Keyring()))
-        keyless = ReturnsClient(plain, task_queue)
-        with pytest.raises(PayloadKeyError, match="submit_photos may have been applied"):
-            await keyless.submit_photos(rid, "L1", ["printer-error.jpg"])
+            # An action is refused before it is sent: the worker could not decode one sealed
+            # under a key it lacks, and would fail the case's workflow task over it.
+            with pytest.raises(PayloadKeyError, match=says):
+                await shop.submit_photos(rid, "L1", ["printer-error.jpg"])
+        assert (await rc.status(rid)).status == "awaiting_photos"  # nothing changed
+        history = await rc.client.get_workflow_handle(rc.case_id(rid)).fetch_history()
+        assert not [e for e in history.events if e.HasField("workflow_task_failed_event_attributes")]
         # The CLI: one line, exit 1, no traceback.
         env = {"TEMPORAL_ADDRESS": stack.temporal.address, "RETURNS_TASK_QUEUE": task_queue}
         done = await asyncio.to_thread(run, "starter.py", env, "status", rid)
