@@ -141,11 +141,24 @@ class ReturnsClient:
                 raise CaseNotFound(f"no return case {return_id}") from None
             raise
 
+    async def _check_keys(self, return_id: str) -> None:
+        """Refuse to act on a case whose start these keys cannot read: the worker could not decode
+        an action sealed under a key it lacks, and would fail the case's workflow task over it.
+        Reads the first history event from the server (no worker needed, so actions sent while
+        workers are down still wait at the server as before)."""
+        try:
+            with _readable(return_id):
+                async for event in self._handle(return_id).fetch_history_events(page_size=1):
+                    started = event.workflow_execution_started_event_attributes
+                    await self.client.data_converter.decode(started.input.payloads)
+                    return
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                raise CaseNotFound(f"no return case {return_id}") from None
+            raise
+
     async def _update(self, return_id: str, update: str, command: Any) -> CaseView:
-        # Read the case first: an action from a client whose keys the worker lacks could not be
-        # decoded by the worker and would fail the case's workflow task until given up. A client
-        # that cannot read the case gets PayloadKeyError (or CaseNotFound) and changes nothing.
-        await self.status(return_id)
+        await self._check_keys(return_id)
         update_id = f"{command.action}-{uuid.uuid4()}"
         try:
             with _readable(return_id, f"{command.action} may have been applied; "):
