@@ -3,9 +3,13 @@ case files they are recorded from, the folder emptied first, and a README naming
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any, NoReturn
 
 from tests.shared import release_case_files
 
@@ -32,4 +36,17 @@ async def record_release(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     (out / "README.md").write_text(readme(len(written), commit, out.name))
+    for path in written:
+        print(path.relative_to(ROOT))
     return written
+
+
+def run_recorder(main: Callable[[list[str]], Coroutine[Any, Any, None]]) -> NoReturn:
+    """A recorder's command line: the Temporal runtime installed, then os._exit as in simulate.py
+    (the SDK's runtime threads can abort the interpreter at exit)."""
+    from stack.runtime import install_runtime
+
+    install_runtime()
+    asyncio.run(main(sys.argv[1:]))
+    sys.stdout.flush()
+    os._exit(0)

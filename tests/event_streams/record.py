@@ -13,9 +13,7 @@ was recorded, so a change to events, the request or the policy that old streams 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +28,7 @@ from domain.view import case_view  # noqa: E402
 from policies import DEFAULT_POLICY_FILE  # noqa: E402
 from simulate import load_past_cases, run_case, simulation  # noqa: E402
 from store.event_store import StoredEvent  # noqa: E402
-from tests.releases import record_release  # noqa: E402
+from tests.releases import record_release, run_recorder  # noqa: E402
 
 
 def stream_record(case_file: str, events: Sequence[StoredEvent]) -> dict[str, Any]:
@@ -74,7 +72,7 @@ async def record(case_files: Sequence[Path], out: Path) -> list[Path]:
 
 
 async def main(argv: list[str]) -> None:
-    written = await record_release(
+    await record_release(
         argv,
         HERE,
         __doc__,
@@ -87,14 +85,7 @@ async def main(argv: list[str]) -> None:
             "tests/test_event_streams.py folds them with today's code.\n"
         ),
     )
-    for path in written:
-        print(path.relative_to(ROOT))
 
 
 if __name__ == "__main__":
-    from stack.runtime import install_runtime
-
-    install_runtime()
-    asyncio.run(main(sys.argv[1:]))
-    sys.stdout.flush()
-    os._exit(0)  # as in simulate.py: the SDK's runtime threads can abort the interpreter at exit
+    run_recorder(main)

@@ -11,8 +11,6 @@ workflow.patched), never to make a failing replay pass.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sys
 from pathlib import Path
 
@@ -21,11 +19,11 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from replay.histories import record  # noqa: E402
-from tests.releases import record_release  # noqa: E402
+from tests.releases import record_release, run_recorder  # noqa: E402
 
 
 async def main(argv: list[str]) -> None:
-    written = await record_release(
+    await record_release(
         argv,
         HERE,
         __doc__,
@@ -37,14 +35,7 @@ async def main(argv: list[str]) -> None:
             "They never change: tests/test_replay.py replays them against today's code.\n"
         ),
     )
-    for path in written:
-        print(path.relative_to(ROOT))
 
 
 if __name__ == "__main__":
-    from stack.runtime import install_runtime
-
-    install_runtime()
-    asyncio.run(main(sys.argv[1:]))
-    sys.stdout.flush()
-    os._exit(0)  # as in simulate.py: the SDK's runtime threads can abort the interpreter at exit
+    run_recorder(main)
