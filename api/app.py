@@ -23,6 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from api import problems
 from api.limits import DEFAULT_MAX_BODY, MaxBodySize
 from api.returns import router as returns_router
+from domain.request import ReturnRequest
 from payload.codec import Keyring
 from returns_client import ReturnsClient
 
@@ -107,6 +108,8 @@ def create_app(
                 routes=app.routes,
             )
             problems.add_schema(doc)
+            # POST /v1/returns reads its body itself (the CLI's validation, the CLI's texts).
+            problems.add_schema(doc, ReturnRequest, "ReturnRequest")
             app.openapi_schema = doc
         return app.openapi_schema
 

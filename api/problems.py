@@ -19,6 +19,9 @@ from domain.request import _loc
 
 MEDIA_TYPE = "application/problem+json"
 
+# Route name -> the start of its 422 line ("invalid ChooseResolution"); default "invalid request".
+INVALID_PREFIX: dict[str, str] = {}
+
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -85,7 +88,7 @@ class Problem(Exception):
         )
 
 
-def field_errors(errors: Any) -> tuple[str, list[dict[str, str]]]:
+def field_errors(errors: Any, prefix: str = "invalid request") -> tuple[str, list[dict[str, str]]]:
     """The CLI's line (domain.request.describe) and the per-field list, from pydantic-style
     errors; FastAPI's `body` / `query` / `path` / `header` location prefix is dropped from the
     field name (the CLI names the request's own fields)."""
@@ -104,14 +107,15 @@ def field_errors(errors: Any) -> tuple[str, list[dict[str, str]]]:
             msg = f"Invalid JSON: {ctx['error']}" if "error" in ctx else msg
         items.append({"field": _loc(loc), "message": msg})
     line = "; ".join(f"{i['field']}: {i['message']}" if i["field"] else i["message"] for i in items)
-    return "invalid request: " + line, items
+    return f"{prefix}: {line}", items
 
 
 def invalid(detail: str, errors: list[dict[str, str]] | None = None) -> Problem:
     """422 for input that names its fields; `errors` defaults to parsing the CLI line back."""
     if errors is None:
         errors = []
-        for part in detail.removeprefix("invalid request: ").split("; "):
+        head, sep, rest = detail.partition(": ")
+        for part in (rest if head.startswith("invalid ") and sep else detail).split("; "):
             field, sep, message = part.partition(": ")
             errors.append({"field": field, "message": message} if sep else {"field": "", "message": part})
     return Problem(422, detail, errors=errors)
@@ -128,7 +132,9 @@ async def _problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    detail, errors = field_errors(exc.errors())
+    route = request.scope.get("route")
+    prefix = INVALID_PREFIX.get(getattr(route, "name", ""), "invalid request")
+    detail, errors = field_errors(exc.errors(), prefix)
     return invalid(detail, errors).response(_instance(request))
 
 
@@ -163,10 +169,14 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def add_schema(doc: dict[str, Any]) -> None:
-    """Put the shared Problem schema (and what it refers to) into an OpenAPI document."""
-    schema = ProblemModel.model_json_schema(ref_template="#/components/schemas/{model}")
+def add_schema(doc: dict[str, Any], model: type[BaseModel] = ProblemModel, name: str = "Problem") -> None:
+    """Put a model's schema (and what it refers to) into an OpenAPI document's components, as
+    `name` (the shared Problem by default; also a body a route reads itself)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
     defs = schema.pop("$defs", {})
     components = doc.setdefault("components", {}).setdefault("schemas", {})
-    components.update(defs)
-    components["Problem"] = schema
+    for key, value in defs.items():
+        if key in components and components[key] != value:
+            raise ValueError(f"OpenAPI component {key} would have two schemas")
+        components[key] = value
+    components[name] = schema
