@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from domain.case import ReturnCase
+from domain.details import attention_reasons
 
 
 class CaseSummary(BaseModel):
@@ -22,6 +23,10 @@ class CaseSummary(BaseModel):
     refunded: Decimal
     store_credit: Decimal
     customer_messages: tuple[str, ...]
+    # Ops' list (GET /v1/returns?needs_attention=true): domain.details.attention_reasons of the
+    # case alone. Failing effects are not in the events, so they never set it here; ops see
+    # them in the case's details.
+    needs_attention: bool = False
     opened_at: datetime
     closed_at: datetime | None
     stream_version: int
@@ -41,6 +46,7 @@ def summarize(case: ReturnCase) -> CaseSummary:
         refunded=case.refunded,
         store_credit=case.store_credit,
         customer_messages=case.customer_messages,
+        needs_attention=bool(attention_reasons(case, ())),
         opened_at=case.opened_at,
         closed_at=case.closed_at,
         stream_version=case.version,

@@ -8,6 +8,7 @@ holds no policy of its own (the worker's policy decides; the client never assess
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import time
 import uuid
@@ -16,8 +17,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from temporalio.api.workflowservice.v1 import StartWorkflowExecutionResponse
 from temporalio.client import (
     Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowUpdateWithStartInput,
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -77,11 +82,50 @@ def _command(model: type[cmd._Command], **kwargs: Any) -> Any:
         raise Refused(describe(e).replace("invalid request", f"invalid {model.__name__}")) from None
 
 
+class _Started:
+    """Whether an update-with-start of this call started the workflow (any attempt)."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+
+_started: contextvars.ContextVar[_Started | None] = contextvars.ContextVar("returns_started", default=None)
+
+
+class _StartedOutbound(OutboundInterceptor):
+    async def start_update_with_start_workflow(self, input: StartWorkflowUpdateWithStartInput) -> Any:
+        box = _started.get()
+        if box is not None:
+            on_start = input._on_start
+
+            def record(response: StartWorkflowExecutionResponse) -> None:
+                box.started = box.started or response.started
+                on_start(response)
+
+            input._on_start = record
+        return await super().start_update_with_start_workflow(input)
+
+
+class _StartedInterceptor(Interceptor):
+    """temporalio does not say whether update-with-start started the workflow; the server's
+    StartWorkflowExecutionResponse.started does, and reaches the client's `_on_start` hook."""
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _StartedOutbound(next)
+
+
+def _with_started_flag(client: Client) -> Client:
+    config = client.config()
+    config["interceptors"] = [*config["interceptors"], _StartedInterceptor()]
+    return Client(**config)
+
+
 class ReturnsClient:
     def __init__(self, client: Client, task_queue: str = wf.TASK_QUEUE, id_prefix: str = "") -> None:
         self.client = client
         self.task_queue = task_queue
         self.id_prefix = id_prefix
+        self._submit_client = _with_started_flag(client)
 
     def case_id(self, return_id: str) -> str:
         return wf.workflow_id(return_id, self.id_prefix)
@@ -101,11 +145,28 @@ class ReturnsClient:
     async def submit(self, request: ReturnRequest | dict[str, Any] | str | bytes) -> CaseView:
         """Start the case (or find the existing one for this return_id) and answer its view,
         classified, in one round trip (update-with-start)."""
+        view, _ = await self.submit_case(request)
+        return view
+
+    async def submit_case(
+        self, request: ReturnRequest | dict[str, Any] | str | bytes, update_id: str | None = None
+    ) -> tuple[CaseView, bool]:
+        """As `submit`, and whether this call started the case (False: it existed already).
+        `update_id`: the same id on a retry makes the server apply the submit once."""
         req = request if isinstance(request, ReturnRequest) else parse_request(request)
         if req.requested_at is None and req.order.delivered_at > datetime.now(UTC):
             raise InvalidRequest("invalid request: order.delivered_at: is in the future")
-        update_id = f"submit-{uuid.uuid4()}"
+        update_id = update_id or f"submit-{uuid.uuid4()}"
+        box = _Started()
+        token = _started.set(box)
+        try:
+            with _readable(req.return_id, "the case may have started; "):
+                view = await self._submit(req, update_id)
+        finally:
+            _started.reset(token)
+        return view, box.started
 
+    async def _submit(self, req: ReturnRequest, update_id: str) -> CaseView:
         async def attempt() -> CaseView:
             start: WithStartWorkflowOperation[Any, CaseView] = WithStartWorkflowOperation(
                 wf.WORKFLOW,
@@ -119,7 +180,7 @@ class ReturnsClient:
                 result_type=CaseView,
             )
             try:
-                view: CaseView = await self.client.execute_update_with_start_workflow(
+                view: CaseView = await self._submit_client.execute_update_with_start_workflow(
                     wf.SUBMIT, start_workflow_operation=start, id=update_id, result_type=CaseView
                 )
                 return view
@@ -128,8 +189,7 @@ class ReturnsClient:
                     return await self.status(req.return_id)
                 raise
 
-        with _readable(req.return_id, "the case may have started; "):
-            return await _retry_transient(attempt)
+        return await _retry_transient(attempt)
 
     async def status(self, return_id: str) -> CaseView:
         try:
@@ -157,9 +217,13 @@ class ReturnsClient:
                 raise CaseNotFound(f"no return case {return_id}") from None
             raise
 
-    async def _update(self, return_id: str, update: str, command: Any) -> CaseView:
+    async def _update(
+        self, return_id: str, update: str, command: Any, update_id: str | None = None
+    ) -> CaseView:
+        """Apply an action. `update_id`: the same id on a retry (even from another process)
+        makes the server apply it once; default a new one per call."""
         await self._check_keys(return_id)
-        update_id = f"{command.action}-{uuid.uuid4()}"
+        update_id = update_id or f"{command.action}-{uuid.uuid4()}"
         try:
             with _readable(return_id, f"{command.action} may have been applied; "):
                 return await _retry_transient(
@@ -181,28 +245,36 @@ class ReturnsClient:
                 ) from None
             raise
 
-    async def submit_photos(self, return_id: str, line_id: str, photos: list[str]) -> CaseView:
+    async def submit_photos(
+        self, return_id: str, line_id: str, photos: list[str], *, update_id: str | None = None
+    ) -> CaseView:
         c = _command(cmd.SubmitPhotos, line_id=line_id, photos=tuple(photos))
-        return await self._update(return_id, wf.SUBMIT_PHOTOS, c)
+        return await self._update(return_id, wf.SUBMIT_PHOTOS, c, update_id)
 
-    async def choose_resolution(self, return_id: str, resolution: str) -> CaseView:
+    async def choose_resolution(
+        self, return_id: str, resolution: str, *, update_id: str | None = None
+    ) -> CaseView:
         c = _command(cmd.ChooseResolution, resolution=resolution)
-        return await self._update(return_id, wf.CHOOSE_RESOLUTION, c)
+        return await self._update(return_id, wf.CHOOSE_RESOLUTION, c, update_id)
 
-    async def parcel_received(self, return_id: str) -> CaseView:
-        return await self._update(return_id, wf.PARCEL_RECEIVED, cmd.ReceiveParcel())
+    async def parcel_received(self, return_id: str, *, update_id: str | None = None) -> CaseView:
+        return await self._update(return_id, wf.PARCEL_RECEIVED, cmd.ReceiveParcel(), update_id)
 
-    async def inspection_result(self, return_id: str, passed: bool, note: str = "") -> CaseView:
+    async def inspection_result(
+        self, return_id: str, passed: bool, note: str = "", *, update_id: str | None = None
+    ) -> CaseView:
         c = _command(cmd.ReportInspection, passed=passed, note=note)
-        return await self._update(return_id, wf.INSPECTION_RESULT, c)
+        return await self._update(return_id, wf.INSPECTION_RESULT, c, update_id)
 
-    async def repair_completed(self, return_id: str, note: str = "") -> CaseView:
+    async def repair_completed(
+        self, return_id: str, note: str = "", *, update_id: str | None = None
+    ) -> CaseView:
         """The warehouse reports the repair done (contract 7.1)."""
         c = _command(cmd.CompleteRepair, note=note)
-        return await self._update(return_id, wf.REPAIR_COMPLETED, c)
+        return await self._update(return_id, wf.REPAIR_COMPLETED, c, update_id)
 
-    async def cancel(self, return_id: str) -> CaseView:
-        return await self._update(return_id, wf.CANCEL, cmd.CancelCase())
+    async def cancel(self, return_id: str, *, update_id: str | None = None) -> CaseView:
+        return await self._update(return_id, wf.CANCEL, cmd.CancelCase(), update_id)
 
     async def override(
         self,
@@ -212,6 +284,8 @@ class ReturnsClient:
         reason: str,
         kind: str | None = None,
         resolution: str | None = None,
+        *,
+        update_id: str | None = None,
     ) -> CaseView:
         c = _command(
             cmd.ApplyOverride,
@@ -221,7 +295,7 @@ class ReturnsClient:
             kind=kind,
             resolution=resolution,
         )
-        return await self._update(return_id, wf.OVERRIDE, c)
+        return await self._update(return_id, wf.OVERRIDE, c, update_id)
 
     async def act(self, return_id: str, action: str, args: dict[str, Any]) -> CaseView:
         """An action by its contract name, as in a case file's timeline."""

@@ -38,6 +38,7 @@ LANES = {
     "tests/browser/": "browser",
     "tests/test_compose.py": "compose",
     "tests/stack/": "slow",  # starts servers and runs the deploy scripts
+    "tests/api/": "slow",  # serves the HTTP API with uvicorn
 }
 SLOW_FIXTURES = {"service"}
 
@@ -110,10 +111,16 @@ async def app_dsn(server: PostgresServer, dsn: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def session_pool(pg_server: PostgresServer) -> AsyncIterator[asyncpg.Pool]:
+async def session_dsn(pg_server: PostgresServer) -> str:
+    """The database of the workflow tests, as its owner (keys for the HTTP API are made so)."""
+    return await fresh_database(pg_server)
+
+
+@pytest.fixture(scope="session")
+async def session_pool(pg_server: PostgresServer, session_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     """The database of the workflow tests: return cases only. The worker runs as the restricted
     role, so every workflow test also checks it has the rights it needs."""
-    dsn = await app_dsn(pg_server, await fresh_database(pg_server))
+    dsn = await app_dsn(pg_server, session_dsn)
     p = await create_pool(dsn, min_size=2, max_size=10)
     try:
         yield p

@@ -1,0 +1,496 @@
+"""The routes of /v1/returns: the contract's request and actions over HTTP.
+
+Each route maps to one ReturnsClient call and answers the case view; errors are problems:
+invalid input 422 (the CLI's text), a refused action 409 (the refusal and the current status),
+an unknown case 404, keys 401/403, payload keys or Temporal unavailable 503.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from temporalio.service import RPCError
+
+from api import idempotency, problems
+from api.auth import Principal, require
+from api.problems import Problem, invalid
+from domain.assessment import AcceptKind
+from domain.events import OverrideType
+from domain.request import InvalidRequest, Resolution, parse_request
+from domain.view import CaseView
+from returns_client import CaseNotFound, PayloadKeyError, Refused, ReturnsClient
+
+router = APIRouter(prefix="/v1/returns", tags=["returns"])
+
+# The contract's statuses (section 3).
+Status = Literal[
+    "awaiting_photos",
+    "awaiting_choice",
+    "awaiting_parcel",
+    "awaiting_inspection",
+    "awaiting_repair",
+    "resolved",
+    "rejected",
+    "cancelled",
+    "expired",
+]
+
+ReturnId = Annotated[
+    str,
+    Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$", description="the request's return_id"),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=idempotency.HEADER,
+        description="a retry with the same key answers the first answer and applies once",
+    ),
+]
+
+WEBSHOP = require("webshop")
+WAREHOUSE = require("warehouse")
+OPS = require("ops")
+ANY_ROLE = require("webshop", "warehouse", "ops")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PhotosBody(_Body):
+    line_id: str = Field(min_length=1, max_length=100)
+    photos: list[str] = Field(min_length=1, max_length=20)
+
+
+class ChoiceBody(_Body):
+    resolution: Resolution
+
+
+class EmptyBody(_Body):
+    pass
+
+
+class InspectionBody(_Body):
+    passed: StrictBool
+    note: str = Field("", max_length=2000)
+
+
+class RepairBody(_Body):
+    note: str = Field("", max_length=2000)
+
+
+class OverrideBody(_Body):
+    """The actor is the ops key's, never the body's."""
+
+    type: OverrideType
+    reason: str = Field(max_length=2000)
+    kind: AcceptKind | None = None
+    resolution: Resolution | None = None
+
+
+class CaseRow(BaseModel):
+    """A row of the read model (return_cases)."""
+
+    return_id: str
+    order_id: str
+    customer_id: str
+    kind: str
+    status: str
+    resolution: str | None
+    gross: Decimal
+    total: Decimal
+    refunded: Decimal
+    store_credit: Decimal
+    customer_messages: list[str]
+    needs_attention: bool
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class CasePage(BaseModel):
+    items: list[CaseRow]
+    next_cursor: str | None
+
+
+# A body that fails its model names the command, as the CLI does ("invalid ChooseResolution: ...").
+problems.INVALID_PREFIX.update(
+    {
+        "photos": "invalid SubmitPhotos",
+        "choice": "invalid ChooseResolution",
+        "parcel": "invalid ReceiveParcel",
+        "inspection": "invalid ReportInspection",
+        "repair": "invalid CompleteRepair",
+        "cancel": "invalid CancelCase",
+        "overrides": "invalid ApplyOverride",
+    }
+)
+
+_AUTH = (401, 403)
+_ACTION = problems.responses(*_AUTH, 404, 409, 413, 422, 503)
+
+
+def _view(status: int, description: str) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": CaseView, "description": description}}
+
+
+def _client(request: Request) -> ReturnsClient:
+    rc: ReturnsClient = request.app.state.returns
+    return rc
+
+
+async def _current_status(rc: ReturnsClient, return_id: str) -> str | None:
+    try:
+        return (await rc.status(return_id)).status
+    except Exception:  # the refusal stands without it
+        return None
+
+
+async def _answer(rc: ReturnsClient, return_id: str, call: Awaitable[CaseView]) -> tuple[int, Any]:
+    """The client's answer as (status, body); its errors as problems."""
+    try:
+        view = await call
+    except InvalidRequest as e:
+        raise invalid(str(e)) from None
+    except Refused as e:
+        message = str(e)
+        if message.startswith("invalid "):  # arguments of the wrong shape: the CLI's text
+            raise invalid(message) from None
+        raise Problem(409, message, current_status=await _current_status(rc, return_id)) from None
+    except CaseNotFound as e:
+        raise Problem(404, str(e)) from None
+    except PayloadKeyError as e:
+        raise Problem(503, f"{e}; the API needs the worker's payload keys (RETURNS_CODEC_KEYS)") from None
+    except RPCError as e:
+        raise Problem(503, f"Temporal refused the call: {e.message}") from None
+    return 200, view.model_dump(mode="json")
+
+
+async def _act(
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    return_id: str,
+    action: Callable[[str | None], Awaitable[CaseView]],
+) -> JSONResponse:
+    rc = _client(request)
+    return await idempotency.run(
+        request, principal, key, lambda update_id: _answer(rc, return_id, action(update_id))
+    )
+
+
+@router.post(
+    "",
+    name="submit",
+    summary="Start a return case (or answer the existing one for its return_id)",
+    response_model=CaseView,
+    status_code=201,
+    responses={
+        **_view(200, "the case existed already: its current view"),
+        **problems.responses(*_AUTH, 413, 422, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReturnRequest"}}},
+        }
+    },
+)
+async def submit(
+    request: Request,
+    principal: Annotated[Principal, Depends(WEBSHOP)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """The body is the contract's request (section 2). 201 with the classified view when the case
+    is new, 200 with the existing view for a known return_id."""
+    body = await request.body()
+    try:
+        req = parse_request(body)  # the CLI's own validation, so the same texts
+    except InvalidRequest as e:
+        raise invalid(str(e)) from None
+    rc = _client(request)
+
+    async def call(update_id: str | None) -> tuple[int, Any]:
+        started = False
+
+        async def view() -> CaseView:
+            nonlocal started
+            v, started = await rc.submit_case(req, update_id)
+            return v
+
+        _, answer = await _answer(rc, req.return_id, view())
+        return (201 if started else 200), answer
+
+    return await idempotency.run(request, principal, idempotency_key, call)
+
+
+@router.get(
+    "/{return_id}",
+    name="status",
+    summary="The case view",
+    response_model=CaseView,
+    responses=problems.responses(*_AUTH, 404, 422, 503),
+)
+async def status(
+    request: Request, return_id: ReturnId, principal: Annotated[Principal, Depends(ANY_ROLE)]
+) -> JSONResponse:
+    rc = _client(request)
+    code, body = await _answer(rc, return_id, rc.status(return_id))
+    return JSONResponse(body, status_code=code)
+
+
+@router.post(
+    "/{return_id}/photos",
+    name="photos",
+    summary="submit_photos (webshop)",
+    response_model=CaseView,
+    responses=_ACTION,
+)
+async def photos(
+    request: Request,
+    return_id: ReturnId,
+    body: PhotosBody,
+    principal: Annotated[Principal, Depends(WEBSHOP)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    rc = _client(request)
+    return await _act(
+        request,
+        principal,
+        idempotency_key,
+        return_id,
+        lambda uid: rc.submit_photos(return_id, body.line_id, body.photos, update_id=uid),
+    )
+
+
+@router.post(
+    "/{return_id}/choice",
+    name="choice",
+    summary="choose_resolution (webshop)",
+    response_model=CaseView,
+    responses=_ACTION,
+)
+async def choice(
+    request: Request,
+    return_id: ReturnId,
+    body: ChoiceBody,
+    principal: Annotated[Principal, Depends(WEBSHOP)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    rc = _client(request)
+    return await _act(
+        request,
+        principal,
+        idempotency_key,
+        return_id,
+        lambda uid: rc.choose_resolution(return_id, body.resolution, update_id=uid),
+    )
+
+
+@router.post(
+    "/{return_id}/parcel",
+    name="parcel",
+    summary="parcel_received (warehouse)",
+    response_model=CaseView,
+    responses=_ACTION,
+)
+async def parcel(
+    request: Request,
+    return_id: ReturnId,
+    principal: Annotated[Principal, Depends(WAREHOUSE)],
+    body: EmptyBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    rc = _client(request)
+    return await _act(
+        request,
+        principal,
+        idempotency_key,
+        return_id,
+        lambda uid: rc.parcel_received(return_id, update_id=uid),
+    )
+
+
+@router.post(
+    "/{return_id}/inspection",
+    name="inspection",
+    summary="inspection_result (warehouse)",
+    response_model=CaseView,
+    responses=_ACTION,
+)
+async def inspection(
+    request: Request,
+    return_id: ReturnId,
+    body: InspectionBody,
+    principal: Annotated[Principal, Depends(WAREHOUSE)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    rc = _client(request)
+    return await _act(
+        request,
+        principal,
+        idempotency_key,
+        return_id,
+        lambda uid: rc.inspection_result(return_id, body.passed, body.note, update_id=uid),
+    )
+
+
+@router.post(
+    "/{return_id}/repair",
+    name="repair",
+    summary="repair_completed (warehouse, contract 7.1)",
+    response_model=CaseView,
+    responses=_ACTION,
+)
+async def repair(
+    request: Request,
+    return_id: ReturnId,
+    principal: Annotated[Principal, Depends(WAREHOUSE)],
+    body: RepairBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    rc = _client(request)
+    note = body.note if body is not None else ""
+    return await _act(
+        request,
+        principal,
+        idempotency_key,
+        return_id,
+        lambda uid: rc.repair_completed(return_id, note, update_id=uid),
+    )
+
+
+@router.post(
+    "/{return_id}/cancel",
+    name="cancel",
+    summary="cancel (webshop)",
+    response_model=CaseView,
+    responses=_ACTION,
+)
+async def cancel(
+    request: Request,
+    return_id: ReturnId,
+    principal: Annotated[Principal, Depends(WEBSHOP)],
+    body: EmptyBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    rc = _client(request)
+    return await _act(
+        request, principal, idempotency_key, return_id, lambda uid: rc.cancel(return_id, update_id=uid)
+    )
+
+
+@router.post(
+    "/{return_id}/overrides",
+    name="overrides",
+    summary="override (ops; the actor is the ops key's)",
+    response_model=CaseView,
+    responses=_ACTION,
+)
+async def overrides(
+    request: Request,
+    return_id: ReturnId,
+    body: OverrideBody,
+    principal: Annotated[Principal, Depends(OPS)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    rc = _client(request)
+    actor = principal.actor or f"api-key:{principal.key_id}"
+    return await _act(
+        request,
+        principal,
+        idempotency_key,
+        return_id,
+        lambda uid: rc.override(
+            return_id,
+            body.type,
+            actor=actor,
+            reason=body.reason,
+            kind=body.kind,
+            resolution=body.resolution,
+            update_id=uid,
+        ),
+    )
+
+
+# --- the list, from the read model ----------------------------------------------------------
+MAX_LIMIT = 200
+_ROW_COLUMNS = list(CaseRow.model_fields)
+
+
+def _encode_cursor(opened_at: datetime, return_id: str) -> str:
+    raw = json.dumps([opened_at.isoformat(), return_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        opened, return_id = json.loads(raw)
+        when = datetime.fromisoformat(opened)
+        if not isinstance(return_id, str) or when.tzinfo is None:
+            raise ValueError
+        return when, return_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise invalid("invalid request: cursor: not a cursor this API gave out") from None
+
+
+@router.get(
+    "",
+    name="list",
+    summary="Cases from the read model, oldest first, with cursor paging",
+    response_model=CasePage,
+    responses=problems.responses(*_AUTH, 422, 503),
+)
+async def list_cases(
+    request: Request,
+    principal: Annotated[Principal, Depends(ANY_ROLE)],
+    customer_id: Annotated[str | None, Query(max_length=100)] = None,
+    order_id: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[Status | None, Query()] = None,
+    needs_attention: Annotated[bool | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> JSONResponse:
+    where: list[str] = []
+    args: list[Any] = []
+
+    def cond(sql: str, value: Any) -> None:
+        args.append(value)
+        where.append(sql.replace("?", f"${len(args)}"))
+
+    for column, value in (("customer_id", customer_id), ("order_id", order_id), ("status", status)):
+        if value is not None:
+            if "\x00" in value:
+                raise invalid(f"invalid request: {column}: must not contain NUL characters")
+            cond(f"{column} = ?", value)
+    if needs_attention is not None:
+        cond("needs_attention = ?", needs_attention)
+    if cursor is not None:
+        opened, rid = _decode_cursor(cursor)
+        args.extend((opened, rid))
+        where.append(f"(opened_at, return_id) > (${len(args) - 1}, ${len(args)})")
+    args.append(limit + 1)
+    sql = (
+        f"select {', '.join(_ROW_COLUMNS)} from return_cases"
+        + (f" where {' and '.join(where)}" if where else "")
+        + f" order by opened_at, return_id limit ${len(args)}"
+    )
+    pool: asyncpg.Pool = request.app.state.pool
+    try:
+        rows = await pool.fetch(sql, *args)
+    except (OSError, asyncpg.PostgresConnectionError) as e:
+        raise Problem(503, f"the read model is unavailable: {type(e).__name__}") from None
+    page = [CaseRow.model_validate(dict(r)) for r in rows[:limit]]
+    last = page[-1] if len(rows) > limit else None
+    out = CasePage(items=page, next_cursor=_encode_cursor(last.opened_at, last.return_id) if last else None)
+    return JSONResponse(out.model_dump(mode="json"))
