@@ -26,6 +26,8 @@ from api.returns import router as returns_router
 from domain.request import ReturnRequest
 from payload.codec import Keyring
 from returns_client import ReturnsClient
+from webhooks import api as webhooks_api
+from webhooks.settings import enabled_in_process
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ VERSION = "1.0.0"
 Background = Callable[[FastAPI], Awaitable[None]]
 
 # The routers every app serves; a capability adds its own here.
-ROUTERS: list[APIRouter] = [returns_router]
+ROUTERS: list[APIRouter] = [returns_router, webhooks_api.router]
 
 
 @dataclass
@@ -93,6 +95,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.background = []  # more factories may be appended before the app starts
+    # A served app (deps from a factory: serve, worker.py) delivers webhooks unless
+    # RETURNS_WEBHOOKS=0 (then `python -m webhooks run` does, elsewhere); tests pass their own.
+    if deps is not None and not isinstance(deps, Deps) and enabled_in_process():
+        app.state.background.append(webhooks_api.background)
+    webhooks_api.document_payloads(app)
     problems.install(app)
     for r in routers if routers is not None else ROUTERS:
         app.include_router(r)
@@ -106,6 +113,7 @@ def create_app(
                 openapi_version=app.openapi_version,
                 description=app.description,
                 routes=app.routes,
+                webhooks=app.webhooks.routes,
             )
             problems.add_schema(doc)
             # POST /v1/returns reads its body itself (the CLI's validation, the CLI's texts).

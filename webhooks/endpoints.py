@@ -41,7 +41,7 @@ def format_position(transaction_id: int, global_position: int) -> str:
 def parse_position(text: str) -> Position:
     """A position as the delivery log shows it, "<transaction id>:<global position>"."""
     m = _POSITION.fullmatch(text.strip())
-    if m is None:
+    if m is None or int(m.group(1)) >= 2**63 or int(m.group(2)) >= 2**63:
         raise ValueError('must be a position as the delivery log shows it, "<transaction>:<position>"')
     return Position(int(m.group(1)), int(m.group(2)))
 

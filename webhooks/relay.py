@@ -64,9 +64,14 @@ async def _fan_out(conn: asyncpg.Connection, events: list[StoredEvent]) -> int:
     endpoints = await conn.fetch("select endpoint_id, event_types, created_at from webhook_endpoints")
     if not endpoints:
         return 0
+    # Only events some endpoint was registered for (recorded after it) are mapped at all.
+    since = min(ep["created_at"] for ep in endpoints)
+    events = [e for e in events if e.recorded_at >= since]
     upto: dict[str, int] = {}
     for e in events:
         upto[e.stream_id] = max(upto.get(e.stream_id, 0), e.stream_version)
+    if not upto:
+        return 0
     rows = await conn.fetch(_STREAMS_UP_TO, list(upto), list(upto.values()))
     streams: dict[str, list[StoredEvent]] = defaultdict(list)
     for r in rows:
