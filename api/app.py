@@ -93,6 +93,8 @@ def create_app(
         version=VERSION,
         description="Return cases for webshops (docs/contract.md). Errors are RFC 9457 problem+json.",
         lifespan=lifespan,
+        # operationId = the route's name (submit, status, photos, ... list): stable and readable.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.background = []  # more factories may be appended before the app starts
     # A served app (deps from a factory: serve, worker.py) delivers webhooks unless

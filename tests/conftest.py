@@ -38,9 +38,8 @@ LANES = {
     "tests/browser/": "browser",
     "tests/test_compose.py": "compose",
     "tests/stack/": "slow",  # starts servers and runs the deploy scripts
-    "tests/api/": "slow",  # serves the HTTP API with uvicorn
 }
-SLOW_FIXTURES = {"service"}
+SLOW_FIXTURES = {"service", "api"}  # api: the HTTP API served by uvicorn (tests/api)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -352,6 +352,23 @@ def test_worker_env_is_what_worker_py_reads(compose: Compose) -> None:
     assert set(REQUIRED_WORKER_ENV) <= set(env_of(compose["services"][WORKER]))
 
 
+def test_api_service_serves_the_api_with_the_workers_settings(compose: Compose) -> None:
+    """The HTTP API's service: `python -m api serve` on the port it exposes, the worker's database
+    and Temporal, and no name worker.py does not know; the scaled workers serve no API."""
+    services = compose["services"]
+    api, worker_service = services["api"], services[WORKER]
+    assert api["command"][:4] == ["python", "-m", "api", "serve"]
+    port = int(api["command"][api["command"].index("--port") + 1])
+    assert port in container_ports(api)
+    env = env_of(api)
+    assert [name for name in env if name not in worker.ENV_VARS] == []
+    worker_env = env_of(worker_service)
+    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "DATABASE_URL", "RETURNS_CODEC_KEYS"):
+        assert env[name] == worker_env[name], name
+    assert worker_env["RETURNS_API_PORT"] == "off"
+    assert api["depends_on"][WORKER]["condition"] == "service_healthy"  # it migrated the database
+
+
 def test_temporal_uses_the_databases_postgres_creates(compose: Compose) -> None:
     assert temporal_db_problems(compose, init_sql()) == []
 
