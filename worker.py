@@ -64,6 +64,8 @@ ENV_VARS = {
     "RETURNS_API_PORT": "port of the HTTP API (default 8000; 0 picks a free one; "
     "off: no API beside the worker)",
     "RETURNS_API_MAX_BODY": "largest request body the HTTP API reads, in bytes (default 262144)",
+    "RETURNS_WEBHOOKS": "1 (default): the HTTP API's process also delivers webhooks; 0: it does not "
+    "(run python -m api webhooks run elsewhere)",
 }
 
 
@@ -231,11 +233,12 @@ async def http_api(
     if settings.api_port is None:
         yield None
         return
-    from api.app import Deps, create_app
+    from api.app import Deps, create_app, served_background
     from api.server import serving
     from returns_client import ReturnsClient
 
-    app = create_app(Deps(pool=pool, returns=ReturnsClient(client, settings.task_queue), keyring=keyring))
+    deps = Deps(pool=pool, returns=ReturnsClient(client, settings.task_queue), keyring=keyring)
+    app = create_app(deps, background=served_background())
     async with serving(app, settings.api_host, settings.api_port) as url:
         yield url
 

@@ -5,6 +5,8 @@
     python -m api keys revoke KEY_ID
     python -m api keys list
     python -m api openapi > openapi.json
+    python -m api webhooks add URL [--event TYPE ...]    # and list, rotate, disable, enable,
+                                                         # delete, redeliver, deliveries, run
 
 Keys are written as the database owner: DATABASE_ADMIN_URL, else DATABASE_URL, else the
 embedded PostgreSQL under RETURNS_DATA_DIR/pg (the one `python worker.py` runs).
@@ -20,6 +22,7 @@ import sys
 from typing import Any
 
 from api.keys import ROLES, KeyError_, create_key, list_keys, revoke_key
+from webhooks import cli as webhooks_cli
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
     ksub.add_parser("list", help="the keys (never their secrets)")
     sub.add_parser("openapi", help="print the OpenAPI document (the committed openapi.json)")
+    webhooks_cli.add_parser(sub)
     return p
 
 
@@ -92,12 +96,12 @@ async def _keys(args: argparse.Namespace) -> int:
 def serve(host: str, port: int) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, served_background
     from api.service import deps_from_settings
     from worker import Settings
 
     settings = Settings.from_env()
-    app = create_app(lambda: deps_from_settings(settings))
+    app = create_app(lambda: deps_from_settings(settings), background=served_background())
     print(f"HTTP API: http://{host}:{port} (docs at /docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, server_header=False)
 
@@ -110,6 +114,8 @@ def main(argv: list[str]) -> int:
     if args.command == "serve":
         serve(args.host, args.port)
         return 0
+    if args.command == "webhooks":
+        return asyncio.run(webhooks_cli.main(args))
     return asyncio.run(_keys(args))
 
 

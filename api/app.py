@@ -55,6 +55,13 @@ class Deps:
 DepsFactory = Callable[[], contextlib.AbstractAsyncContextManager[Deps]]
 
 
+def served_background() -> list[Background]:
+    """The tasks a served app runs (worker.py, `python -m api serve`): the webhook relay and
+    sender, unless RETURNS_WEBHOOKS=0 (then `python -m api webhooks run` runs them elsewhere).
+    Tests pass their own."""
+    return [webhooks_api.background] if enabled_in_process() else []
+
+
 def max_body_from_env() -> int:
     value = os.environ.get("RETURNS_API_MAX_BODY")
     return int(value) if value else DEFAULT_MAX_BODY
@@ -97,10 +104,6 @@ def create_app(
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.background = []  # more factories may be appended before the app starts
-    # A served app (deps from a factory: serve, worker.py) delivers webhooks unless
-    # RETURNS_WEBHOOKS=0 (then `python -m webhooks run` does, elsewhere); tests pass their own.
-    if deps is not None and not isinstance(deps, Deps) and enabled_in_process():
-        app.state.background.append(webhooks_api.background)
     webhooks_api.document_payloads(app)
     problems.install(app)
     for r in routers if routers is not None else ROUTERS:

@@ -144,7 +144,7 @@ async def create(
     "/endpoints",
     summary="Every endpoint, with whether it is enabled and why not",
     response_model=EndpointList,
-    responses=problems.responses(*_AUTH, 503),
+    responses=problems.responses(*_AUTH, 422, 503),
 )
 async def list_all(request: Request, principal: Annotated[Principal, Depends(ALLOWED)]) -> EndpointList:
     async with _conn(request) as conn:

@@ -20,11 +20,6 @@ RETRY_DELAYS = (
 )
 GIVE_UP_AFTER = timedelta(hours=72)
 
-ENV_VARS = {
-    "RETURNS_WEBHOOKS": "1 (default): the API process runs the webhook relay and sender; 0: run them "
-    "elsewhere (python -m webhooks run)",
-}
-
 
 @dataclass(frozen=True)
 class WebhookSettings:
