@@ -66,6 +66,7 @@ ENV_VARS = {
     "RETURNS_API_MAX_BODY": "largest request body the HTTP API reads, in bytes (default 262144)",
     "RETURNS_WEBHOOKS": "1 (default): the HTTP API's process also delivers webhooks; 0: it does not "
     "(run python -m api webhooks run elsewhere)",
+    "RETURNS_WEBHOOK_TIMEOUT": "seconds one webhook delivery attempt may take (default 10)",
 }
 
 

@@ -293,7 +293,7 @@ def document_payloads(app: FastAPI) -> None:
 async def background(app: FastAPI, settings: WebhookSettings | None = None) -> None:
     """The relay and sender beside the app (api.app's background tasks): until cancelled, then
     attempts under way get their timeout to finish."""
-    settings = settings or WebhookSettings()
+    settings = settings or WebhookSettings.from_env()
     stop = asyncio.Event()
     task = asyncio.create_task(run(app.state.pool, app.state.keyring, settings, stop))
     try:

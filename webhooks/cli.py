@@ -171,5 +171,5 @@ async def _command(args: argparse.Namespace, pool: Any, keyring: Any, admin_dsn:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print("Webhook relay and sender running. Ctrl-C stops.", flush=True)
-    await run(pool, keyring, WebhookSettings(), stop)
+    await run(pool, keyring, WebhookSettings.from_env(), stop)
     return 0

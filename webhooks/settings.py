@@ -26,7 +26,8 @@ class WebhookSettings:
     retry_delays: tuple[timedelta, ...] = RETRY_DELAYS
     give_up_after: timedelta = GIVE_UP_AFTER
     timeout: float = 10.0  # one HTTP attempt, seconds
-    lease: timedelta = timedelta(seconds=60)  # longer than an attempt: then another sender may take it
+    # Longer than an attempt: a message whose sender died is sent again once its lease ends.
+    lease: timedelta = timedelta(seconds=15)
     concurrency: int = 32  # attempts in flight per process
     poll_interval: float = 0.1  # seconds between reads of new events and due retries
     relay_batch: int = 500  # events per relay transaction
@@ -35,6 +36,12 @@ class WebhookSettings:
     def delay_after(self, attempts: int) -> timedelta:
         """The wait after the `attempts`-th failed attempt (1-based); the last delay repeats."""
         return self.retry_delays[min(attempts, len(self.retry_delays)) - 1]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> WebhookSettings:
+        """RETURNS_WEBHOOK_TIMEOUT (seconds per attempt, default 10); the lease is 5 s longer."""
+        timeout = float(env.get("RETURNS_WEBHOOK_TIMEOUT") or 10.0)
+        return cls(timeout=timeout, lease=timedelta(seconds=timeout + 5))
 
 
 def enabled_in_process(env: Mapping[str, str] = os.environ) -> bool:

@@ -29,7 +29,8 @@ class Receiver:
     status: int = 204  # what it answers a verified request
     received: list[Received] = field(default_factory=list)
     rejected: int = 0  # requests whose signature did not verify
-    refused_while_down: int = 0
+    delay: float = 0.0  # seconds before answering: a slow shop, so senders die mid-request
+    in_flight: int = 0
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     port: int = 0
@@ -87,7 +88,13 @@ class Receiver:
                         k, _, v = line.partition(":")
                         headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                status = self._handle(body, headers)
+                self.in_flight += 1
+                try:
+                    status = self._handle(body, headers)
+                    if self.delay:
+                        await asyncio.sleep(self.delay)
+                finally:
+                    self.in_flight -= 1
                 writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n".encode())
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
