@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 # every new case, a cost no deployment pays: the benchmark keeps byte code, outside the repository.
 PYCACHE = Path(tempfile.gettempdir()) / "returns-bench-pycache"
 
+import httpx  # noqa: E402
 from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.worker import Replayer, Worker  # noqa: E402
 
@@ -55,6 +56,12 @@ from store.db import create_pool  # noqa: E402
 from store.event_store import EventStore, NewEvent  # noqa: E402
 from store.migrate import create_database  # noqa: E402
 from store.read_model import CaseRow, case_rider, rebuild  # noqa: E402
+from webhooks import WebhookSettings  # noqa: E402
+from webhooks import run as run_webhooks  # noqa: E402
+from webhooks.endpoints import create_endpoint  # noqa: E402
+from webhooks.events import Recorded, payloads  # noqa: E402
+from webhooks.relay import relay_once  # noqa: E402
+from webhooks.signing import sign  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.return_case import ReturnCaseWorkflow  # noqa: E402
 from workflows.search_attributes import SEARCH_ATTRIBUTES  # noqa: E402
@@ -530,6 +537,84 @@ async def bench_scale_out(
     return out
 
 
+@contextlib.contextmanager
+def environ(**values: str) -> Iterator[None]:
+    """os.environ with these values inside the block (worker processes inherit it)."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+async def bench_webhooks(stack: Stack, cases: int, concurrency: int) -> dict[str, float]:
+    """Webhook delivery lag: from an event's recorded_at to its receipt by a shop's endpoint (a
+    real HTTP receiver verifying signatures), for every event of `cases` full cases run
+    `concurrency` at a time by a worker.py process; the relay and sender run in this process,
+    as in the API's. The bare part: a signed POST of the same body straight to the receiver."""
+    from tests.webhooks.receiver import Receiver
+
+    keyring = Keyring.from_env()
+    pool = await create_pool(stack.dsn, min_size=2, max_size=20)
+    receiver = await Receiver([]).start()
+    try:
+        async with pool.acquire() as conn:
+            _, secret = await create_endpoint(conn, keyring, receiver.url)
+        receiver.secrets.append(secret)
+        while (await relay_once(pool))[0]:  # past the events of the other parts first
+            pass
+        task_queue = f"webhooks-{uuid.uuid4()}"
+        returns = ReturnsClient(stack.client, task_queue)
+        stop = asyncio.Event()
+        relay = asyncio.create_task(run_webhooks(pool, keyring, WebhookSettings(), stop))
+        with environ(RETURNS_API_PORT="off", RETURNS_WEBHOOKS="0"), worker_processes(stack, task_queue):
+            await run_cases(returns, 4, 4)  # warm up
+            done = await run_cases(returns, cases, concurrency)
+            want: set[str] = set()
+            for return_id in done.return_ids:
+                stream = await EventStore(pool).read_stream(returns.case_id(return_id))
+                recorded = [
+                    Recorded(str(e.event_id), e.stream_version, e.recorded_at, e.data) for e in stream
+                ]
+                want |= {r.event_id for r, _ in payloads(recorded, {r.event_id for r in recorded})}
+            deadline = time.monotonic() + 120
+            while want - {r.payload["data"]["event_id"] for r in receiver.received}:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("webhooks: not every event arrived within 120 s")
+                await asyncio.sleep(0.05)
+        stop.set()
+        await relay
+        lags = [
+            (r.at - datetime.fromisoformat(r.payload["timestamp"]).timestamp()) * 1000
+            for r in receiver.first_receipts()
+            if r.payload["data"]["event_id"] in want
+        ]
+        body = json.dumps(receiver.received[-1].payload, separators=(",", ":"))
+        direct: list[float] = []
+        async with httpx.AsyncClient() as http:
+            for n in range(50):
+                t0 = time.perf_counter()
+                await http.post(receiver.url, content=body, headers=sign(f"msg_bench{n}", body, [secret]))
+                direct.append((time.perf_counter() - t0) * 1000)
+        return {
+            "webhook_lag_p50_ms": pct(lags, 0.50),
+            "webhook_lag_p99_ms": pct(lags, 0.99),
+            "webhook_direct_post_p50_ms": pct(direct, 0.50),
+            "webhook_lag_p50_ratio": pct(lags, 0.50) / pct(direct, 0.50),
+            "webhook_lag_p99_ratio": pct(lags, 0.99) / pct(direct, 0.50),
+            "webhook_messages": len(lags),
+            "webhook_duplicates": receiver.duplicates(),
+        }
+    finally:
+        await receiver.stop()
+        await pool.close()
+
+
 async def timed(label: str, part: Awaitable[Any]) -> Any:
     t0 = time.perf_counter()
     print(f"# {label} ...", file=sys.stderr, flush=True)
@@ -605,6 +690,22 @@ def table(r: dict[str, Any]) -> str:
         (f"replay cases/s ({r['replay_cases']} histories)", r["replay_cases_per_s"], "", ""),
         ("  per CPU second", r["replay_cases_per_cpu_s"], "", ""),
     ]
+    if "webhook_lag_p50_ms" in r:
+        c = r["sizes"]["concurrency"] if "sizes" in r else ""
+        rows += [
+            (
+                f"webhook lag p50 ms, {c} concurrent ({r['webhook_messages']} messages)",
+                r["webhook_lag_p50_ms"],
+                r["webhook_direct_post_p50_ms"],
+                r["webhook_lag_p50_ratio"],
+            ),
+            (
+                f"webhook lag p99 ms, {c} concurrent",
+                r["webhook_lag_p99_ms"],
+                r["webhook_direct_post_p50_ms"],
+                r["webhook_lag_p99_ratio"],
+            ),
+        ]
     rows += [(k.replace("_", " "), v, "", "") for k, v in r.items() if k.startswith("worker_rss_mb")]
     rows += [(k.replace("_", " "), v, "", "") for k, v in r.items() if "_workers" in k]
     for c, parts in r["cpu_per_case"].items():
@@ -633,6 +734,9 @@ async def run(sizes: Sizes) -> dict[str, Any]:
         )
         parts |= await timed("replay", bench_replay(stack, done_ids, sizes.replay))
         parts |= await timed("open cases", bench_open_cases(stack, sizes.open_cases))
+        parts |= await timed(
+            "webhook delivery lag", bench_webhooks(stack, sizes.concurrent, sizes.concurrency)
+        )
         if sizes.scale_cases:
             parts |= await timed("scale out", bench_scale_out(stack, sizes.scale_cases))
     result = summarize(temporal, pg, appends, parts, sizes)

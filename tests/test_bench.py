@@ -39,6 +39,8 @@ async def test_bench_runs_every_part_and_reports_every_key(monkeypatch: pytest.M
         "projection_events_per_s",
         "replay_cases_per_s",
         "worker_rss_mb_3_open",
+        "webhook_lag_p50_ms",
+        "webhook_lag_p99_ratio",
     ):
         assert result[key] > 0, key
     assert result["projection_events"] >= 60 and result["replay_cases"] == 2
