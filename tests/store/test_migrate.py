@@ -27,6 +27,7 @@ async def test_migrate_twice_applies_nothing_second_time(pg_server: PostgresServ
             "005_append_fast_path.sql",
             "006_subscriptions.sql",
             "007_repair_orders.sql",
+            "008_api.sql",
         ]
         assert await migrate(conn) == []
         recorded = await conn.fetch("select name from schema_migrations order by name")
