@@ -177,3 +177,33 @@ async def test_cases_driven_over_http_reach_the_shop_in_order(
     assert receiver.rejected == 0
     await http.delete(f"/v1/webhooks/endpoints/{endpoint_id}", headers=shop)
     await receiver.stop()
+
+
+# (method, path, body, status for an allowed key): unknown endpoints, so the matrix changes nothing.
+WEBHOOK_ROUTES: list[tuple[str, str, object, int]] = [
+    ("GET", "/v1/webhooks/endpoints", None, 200),
+    ("GET", "/v1/webhooks/endpoints/ep_unknown", None, 404),
+    ("PATCH", "/v1/webhooks/endpoints/ep_unknown", {"description": "x"}, 404),
+    ("DELETE", "/v1/webhooks/endpoints/ep_unknown", None, 404),
+    ("POST", "/v1/webhooks/endpoints/ep_unknown/rotate-secret", None, 404),
+    ("POST", "/v1/webhooks/endpoints/ep_unknown/redeliver", {"from": "1:1"}, 404),
+    ("GET", "/v1/webhooks/deliveries", None, 200),
+    ("POST", "/v1/webhooks/endpoints", {"url": "http://127.0.0.1:9/never"}, 201),
+]
+
+
+async def test_webshop_and_ops_keys_manage_webhooks_the_warehouse_may_not(
+    http: httpx.AsyncClient, wh_keys: dict[str, str]
+) -> None:
+    created = []
+    for method, path, body, status in WEBHOOK_ROUTES:
+        for role, expected in (("webshop", status), ("ops", status), ("warehouse", 403), (None, 401)):
+            headers = auth(wh_keys[role]) if role else {}
+            r = await http.request(method, path, json=body, headers=headers)
+            assert r.status_code == expected, (method, path, role, r.text)
+            if r.status_code == 201:
+                created.append(r.json()["endpoint_id"])
+    for endpoint_id in created:
+        assert (
+            await http.delete(f"/v1/webhooks/endpoints/{endpoint_id}", headers=auth(wh_keys["ops"]))
+        ).status_code == 204
