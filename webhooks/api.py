@@ -86,7 +86,9 @@ class SecretRotated(BaseModel):
 class RedeliverIn(_Body):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     from_: str = Field(
-        alias="from", max_length=50, description='a position of the delivery log, "<tx>:<pos>"'
+        alias="from",
+        pattern=r"^[0-9]{1,20}:[0-9]{1,20}$",
+        description='a position as the delivery log shows it, "<transaction>:<position>"',
     )
 
 
