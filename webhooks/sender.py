@@ -185,6 +185,8 @@ async def run_sender(
     """Deliver until `stop`: up to settings.concurrency attempts in flight. `wake` (set by the
     relay of this process) cuts the wait for new messages short."""
     wake = wake or asyncio.Event()
+    # httpx logs every request's URL at INFO; a shop's URL may carry a token of its own.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
     in_flight: set[asyncio.Task[None]] = set()
     failures = 0
     async with httpx.AsyncClient(timeout=settings.timeout) as http:

@@ -28,6 +28,7 @@ async def test_migrate_twice_applies_nothing_second_time(pg_server: PostgresServ
             "006_subscriptions.sql",
             "007_repair_orders.sql",
             "008_api.sql",
+            "009_webhooks.sql",
         ]
         assert await migrate(conn) == []
         recorded = await conn.fetch("select name from schema_migrations order by name")
