@@ -12,6 +12,7 @@ import httpx
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -40,6 +41,7 @@ def fuzz(url: str, keys: dict[str, str]) -> tuple[Counter[str], Counter[tuple[st
     examples: Counter[str] = Counter()
     statuses: Counter[tuple[str, int]] = Counter()
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"the document has an invalid operation: {result}"
         operation = result.ok()
         name = operation.definition.raw["operationId"]
         fuzz_operation(operation, url, name, keys[ROLE_OF[name]], examples, statuses)
