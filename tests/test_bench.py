@@ -39,7 +39,11 @@ async def test_bench_runs_every_part_and_reports_every_key(monkeypatch: pytest.M
         "projection_events_per_s",
         "replay_cases_per_s",
         "worker_rss_mb_3_open",
+        "http_submit_p50_ms",
+        "client_submit_p50_ms",
+        "http_submit_p50_ratio",
     ):
         assert result[key] > 0, key
     assert result["projection_events"] >= 60 and result["replay_cases"] == 2
     assert "submit p50 ms, 2 concurrent" in table(result)
+    assert "HTTP submit p50 ms (vs client submit)" in table(result)
