@@ -44,8 +44,9 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 def _check(key: str) -> None:
-    if not key or len(key) > MAX_LENGTH or not key.isprintable():
-        raise invalid(f"invalid request: {HEADER}: must be 1 to {MAX_LENGTH} printable characters")
+    """The route's header declaration checks it first (the same rule, in the document)."""
+    if not key or len(key) > MAX_LENGTH or not all("!" <= c <= "~" for c in key):
+        raise invalid(f"invalid request: {HEADER}: must be 1 to {MAX_LENGTH} visible ASCII characters")
 
 
 def _answer(status: int, body: Any) -> JSONResponse:

@@ -45,15 +45,61 @@ Status = Literal[
     "expired",
 ]
 
+# The example of the document (and /docs): the toner of examples/toner.json, under its own id.
+EXAMPLE_ID = "R-API-EXAMPLE"
+SUBMIT_EXAMPLE: dict[str, Any] = {
+    "return_id": EXAMPLE_ID,
+    "order": {
+        "order_id": "O-7001",
+        "customer": {"id": "C-100", "email": "inkoop@example.nl", "name": "Kantoor B.V."},
+        "placed_at": "2026-09-07T10:00:00+02:00",
+        "delivered_at": "2026-09-08T14:00:00+02:00",
+        "payment": {"method": "ideal", "reference": "tr_toner"},
+        "currency": "EUR",
+        "lines": [
+            {
+                "line_id": "L1",
+                "sku": "HB-410X",
+                "name": "Toner 410X (huismerk)",
+                "category": "printer_supplies",
+                "kind": "physical",
+                "unit_price": "39.95",
+                "quantity": 1,
+            }
+        ],
+    },
+    "items": [
+        {
+            "line_id": "L1",
+            "quantity": 1,
+            "reason": "defective",
+            "condition": "used",
+            "note": "Printer meldt: toner niet herkend",
+            "photos": [],
+        }
+    ],
+    "preferred_resolution": "refund",
+}
+
 ReturnId = Annotated[
     str,
-    Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$", description="the request's return_id"),
+    Path(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="the request's return_id",
+        examples=[EXAMPLE_ID],
+    ),
 ]
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias=idempotency.HEADER,
-        description="a retry with the same key answers the first answer and applies once",
+        min_length=1,
+        max_length=idempotency.MAX_LENGTH,
+        pattern=r"^[!-~]+$",
+        description="visible ASCII, e.g. a UUID: a retry with the same key answers the first answer "
+        "and applies once",
     ),
 ]
 
@@ -68,11 +114,15 @@ class _Body(BaseModel):
 
 
 class PhotosBody(_Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"line_id": "L1", "photos": ["toner.jpg"]}]})
+
     line_id: str = Field(min_length=1, max_length=100)
     photos: list[str] = Field(min_length=1, max_length=20)
 
 
 class ChoiceBody(_Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"resolution": "store_credit"}]})
+
     resolution: Resolution
 
 
@@ -81,16 +131,24 @@ class EmptyBody(_Body):
 
 
 class InspectionBody(_Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"passed": True, "note": "seal intact"}]})
+
     passed: StrictBool
     note: str = Field("", max_length=2000)
 
 
 class RepairBody(_Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "feed rollers replaced"}]})
+
     note: str = Field("", max_length=2000)
 
 
 class OverrideBody(_Body):
     """The actor is the ops key's, never the body's."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"type": "waive_deduction", "reason": "goodwill"}]}
+    )
 
     type: OverrideType
     reason: str = Field(max_length=2000)
@@ -201,7 +259,12 @@ async def _act(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReturnRequest"}}},
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/ReturnRequest"},
+                    "example": SUBMIT_EXAMPLE,
+                }
+            },
         }
     },
 )

@@ -615,6 +615,66 @@ async def bench_webhooks(stack: Stack, cases: int, concurrency: int) -> dict[str
         await pool.close()
 
 
+async def bench_http(stack: Stack, sizes: Sizes) -> dict[str, float]:
+    """POST /v1/returns (uvicorn serving the API in this process, as worker.py does) against the
+    Python client's submit, one case at a time, taking turns (`rounds` times, order swapped each
+    round); the same worker and request shape for both. The ratio is what HTTP costs on top."""
+    import httpx
+
+    from api.app import Deps, create_app
+    from api.keys import create_key
+    from api.server import serving
+
+    pool = await create_pool(stack.dsn, min_size=2, max_size=10)
+    task_queue = f"http-{uuid.uuid4()}"
+    returns = ReturnsClient(stack.client, task_queue)
+    tag = uuid.uuid4().hex[:6]
+    n = 2 * sizes.sequential
+    client_ms: list[float] = []
+    http_ms: list[float] = []
+    try:
+        _, key = await create_key(pool, "webshop", None, "bench")
+        app = create_app(Deps(pool=pool, returns=returns))
+        async with (
+            build_worker(stack.client, pool, DEFAULT_POLICY_FILE, task_queue),
+            serving(app) as url,
+            httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http,
+        ):
+
+            async def by_client(i: int, into: list[float]) -> None:
+                req = request(f"R-{tag}-c-{i}", "parcel")
+                t0 = time.perf_counter()
+                await returns.submit(req)
+                into.append((time.perf_counter() - t0) * 1000)
+
+            async def by_http(i: int, into: list[float]) -> None:
+                req = request(f"R-{tag}-h-{i}", "parcel")
+                t0 = time.perf_counter()
+                r = await http.post("/v1/returns", json=req)
+                into.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 201, r.text
+
+            warm: list[float] = []
+            for i in range(5):
+                await by_client(-1 - i, warm)
+                await by_http(-1 - i, warm)
+            count = 0
+            for r in range(sizes.rounds):
+                parts = ((by_client, client_ms), (by_http, http_ms))
+                for part, into in parts if r % 2 == 0 else parts[::-1]:
+                    for _ in range(n):
+                        await part(count, into)
+                        count += 1
+    finally:
+        await pool.close()
+    client_p50, http_p50 = pct(client_ms, 0.5), pct(http_ms, 0.5)
+    return {
+        "http_submit_p50_ms": round(http_p50, 1),
+        "client_submit_p50_ms": round(client_p50, 1),
+        "http_submit_p50_ratio": round(http_p50 / client_p50, 2),
+    }
+
+
 async def timed(label: str, part: Awaitable[Any]) -> Any:
     t0 = time.perf_counter()
     print(f"# {label} ...", file=sys.stderr, flush=True)
@@ -671,6 +731,12 @@ def table(r: dict[str, Any]) -> str:
         )
         rows.append((f"submit p99 ms, {k} concurrent", r["submit_p99_ms"][k], r["bare_submit_p99_ms"][k], ""))
     rows += [
+        (
+            "HTTP submit p50 ms (vs client submit)",
+            r["http_submit_p50_ms"],
+            r["client_submit_p50_ms"],
+            r["http_submit_p50_ratio"],
+        ),
         ("cases/s, 20 concurrent", r["cases_per_s"], r["bare_cases_per_s"], r["throughput_ratio"]),
         (
             "append events/s, 8 concurrent",
@@ -729,6 +795,7 @@ async def run(sizes: Sizes) -> dict[str, Any]:
         templates, row = await stream_templates(stack, done_ids)
         pg, appends = await timed("appends vs raw commits", bench_appends(stack, baseline, sizes, row))
         parts: dict[str, float] = {}
+        parts |= await timed("HTTP submit vs client submit", bench_http(stack, sizes))
         parts |= await timed(
             "batch + projection", bench_batch_and_projection(stack, templates, sizes.projection_events)
         )

@@ -41,7 +41,11 @@ async def test_bench_runs_every_part_and_reports_every_key(monkeypatch: pytest.M
         "worker_rss_mb_3_open",
         "webhook_lag_p50_ms",
         "webhook_lag_p99_ratio",
+        "http_submit_p50_ms",
+        "client_submit_p50_ms",
+        "http_submit_p50_ratio",
     ):
         assert result[key] > 0, key
     assert result["projection_events"] >= 60 and result["replay_cases"] == 2
     assert "submit p50 ms, 2 concurrent" in table(result)
+    assert "HTTP submit p50 ms (vs client submit)" in table(result)

@@ -43,6 +43,7 @@ def test_mypy_clean() -> None:
         "replay",
         "returns_client",
         "payload",
+        "api",
         "deploy",
         "bench",
         "tests",  # tests/histories (generated) is excluded in pyproject.toml

@@ -3,6 +3,10 @@ test server behind it, the workflow tests' database, and one key per role."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -13,6 +17,7 @@ from api.app import Deps, create_app
 from api.keys import create_key
 from api.server import serving
 from returns_client import ReturnsClient
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +54,16 @@ async def http(api: str) -> AsyncIterator[httpx.AsyncClient]:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+async def api_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m api ARGS` with these settings on top of this process's environment."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "api", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

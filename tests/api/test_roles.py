@@ -4,15 +4,13 @@ keys CLI prints a key once and never again, and nothing logs a presented key."""
 from __future__ import annotations
 
 import logging
-import os
 
 import asyncpg
 import httpx
 import pytest
 
 from api.keys import create_key, revoke_key
-from tests.api.conftest import auth
-from tests.conftest import run_script
+from tests.api.conftest import api_cli, auth
 from tests.workflow.test_return_case import toner
 
 ALL = {"webshop", "warehouse", "ops"}
@@ -103,28 +101,19 @@ async def test_missing_wrong_malformed_and_revoked_keys_are_401(
 async def test_the_keys_cli_prints_a_key_once_lists_without_secrets_and_revokes(
     http: httpx.AsyncClient, session_dsn: str
 ) -> None:
-    env_before = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = session_dsn
-    try:
-        made = await run_script(
-            None, "-m api", "keys", "create", "--role", "ops", "--actor", "ops:cli", "--label", "cli"
-        )
-        assert made.returncode == 0, made.stderr
-        key = made.stdout.strip()
-        key_id = key.split("_")[1]
-        assert f"key_id {key_id} (ops, actor ops:cli)" in made.stderr
-        r = await http.get("/v1/returns?limit=1", headers=auth(key))
-        assert r.status_code == 200
-        listed = await run_script(None, "-m api", "keys", "list")
-        assert listed.returncode == 0 and key_id in listed.stdout
-        assert key.rsplit("_", 1)[1] not in listed.stdout + listed.stderr
-        gone = await run_script(None, "-m api", "keys", "revoke", key_id)
-        assert gone.returncode == 0, gone.stderr
-        assert (await http.get("/v1/returns?limit=1", headers=auth(key))).status_code == 401
-        no_actor = await run_script(None, "-m api", "keys", "create", "--role", "ops")
-        assert no_actor.returncode == 2 and "an ops key needs --actor" in no_actor.stderr
-    finally:
-        if env_before is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = env_before
+    db = {"DATABASE_URL": session_dsn}
+    made = await api_cli(db, "keys", "create", "--role", "ops", "--actor", "ops:cli", "--label", "cli")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    key_id = key.split("_")[1]
+    assert f"key_id {key_id} (ops, actor ops:cli)" in made.stderr
+    r = await http.get("/v1/returns?limit=1", headers=auth(key))
+    assert r.status_code == 200
+    listed = await api_cli(db, "keys", "list")
+    assert listed.returncode == 0 and key_id in listed.stdout
+    assert key.rsplit("_", 1)[1] not in listed.stdout + listed.stderr
+    gone = await api_cli(db, "keys", "revoke", key_id)
+    assert gone.returncode == 0, gone.stderr
+    assert (await http.get("/v1/returns?limit=1", headers=auth(key))).status_code == 401
+    no_actor = await api_cli(db, "keys", "create", "--role", "ops")
+    assert no_actor.returncode == 2 and "an ops key needs --actor" in no_actor.stderr
