@@ -127,6 +127,7 @@ def _unknown(endpoint_id: str) -> Problem:
 
 @router.post(
     "/endpoints",
+    name="webhooks_create_endpoint",
     status_code=201,
     summary="Register an endpoint; the answer shows its signing secret once",
     response_model=EndpointCreated,
@@ -144,6 +145,7 @@ async def create(
 
 @router.get(
     "/endpoints",
+    name="webhooks_list_endpoints",
     summary="Every endpoint, with whether it is enabled and why not",
     response_model=EndpointList,
     responses=problems.responses(*_AUTH, 422, 503),
@@ -155,6 +157,7 @@ async def list_all(request: Request, principal: Annotated[Principal, Depends(ALL
 
 @router.get(
     "/endpoints/{endpoint_id}",
+    name="webhooks_get_endpoint",
     summary="One endpoint",
     response_model=Endpoint,
     responses=problems.responses(*_AUTH, 404, 422, 503),
@@ -171,6 +174,7 @@ async def get_one(
 
 @router.patch(
     "/endpoints/{endpoint_id}",
+    name="webhooks_change_endpoint",
     summary="Change the types or description; disable, or enable again (resumes delivery)",
     response_model=Endpoint,
     responses=problems.responses(*_AUTH, 404, 413, 422, 503),
@@ -198,6 +202,7 @@ async def patch(
 
 @router.delete(
     "/endpoints/{endpoint_id}",
+    name="webhooks_delete_endpoint",
     status_code=204,
     summary="Delete an endpoint with its messages and delivery log",
     responses=problems.responses(*_AUTH, 404, 422, 503),
@@ -213,6 +218,7 @@ async def delete(
 
 @router.post(
     "/endpoints/{endpoint_id}/rotate-secret",
+    name="webhooks_rotate_secret",
     summary="A new signing secret; the current ones keep signing for a grace period (default 24 h)",
     response_model=SecretRotated,
     responses=problems.responses(*_AUTH, 404, 413, 422, 503),
@@ -233,6 +239,7 @@ async def rotate(
 
 @router.post(
     "/endpoints/{endpoint_id}/redeliver",
+    name="webhooks_redeliver",
     summary="Send this endpoint's messages again from a position of the delivery log on",
     response_model=Requeued,
     responses=problems.responses(*_AUTH, 404, 413, 422, 503),
@@ -256,6 +263,7 @@ async def redeliver_from(
 
 @router.get(
     "/deliveries",
+    name="webhooks_deliveries",
     summary="The delivery log: every attempt, newest first, with cursor paging",
     response_model=DeliveryPage,
     responses=problems.responses(*_AUTH, 422, 503),
@@ -287,6 +295,7 @@ def document_payloads(app: FastAPI) -> None:
 
         app.webhooks.post(
             event_type,
+            name=f"webhook_{event_type.replace('.', '_')}",
             summary=f"{event_type}: POSTed to your endpoint, signed (Standard Webhooks)",
             status_code=204,
         )(describe)

@@ -16,6 +16,7 @@ import pytest
 from api.app import Deps, create_app
 from api.keys import create_key
 from api.server import serving
+from payload.codec import Keyring
 from returns_client import ReturnsClient
 from tests.conftest import ROOT
 
@@ -23,7 +24,9 @@ from tests.conftest import ROOT
 @pytest.fixture(scope="session")
 async def api(returns: ReturnsClient, session_pool: asyncpg.Pool) -> AsyncIterator[str]:
     """The base URL of the API serving the `returns` fixture's cases."""
-    async with serving(create_app(Deps(pool=session_pool, returns=returns))) as url:
+    # Payload keys, so webhook secrets can be sealed (without them registering an endpoint is 503).
+    keyring = Keyring.parse(Keyring.generate("api-tests"))
+    async with serving(create_app(Deps(pool=session_pool, returns=returns, keyring=keyring))) as url:
         yield url
 
 

@@ -32,6 +32,15 @@ ROLE_OF = {
     "overrides": "ops",
     "status": "ops",
     "list": "webshop",
+    # /v1/webhooks (webshop and ops keys)
+    "webhooks_create_endpoint": "webshop",
+    "webhooks_list_endpoints": "ops",
+    "webhooks_get_endpoint": "webshop",
+    "webhooks_change_endpoint": "ops",
+    "webhooks_delete_endpoint": "webshop",
+    "webhooks_rotate_secret": "webshop",
+    "webhooks_redeliver": "ops",
+    "webhooks_deliveries": "webshop",
 }
 
 
