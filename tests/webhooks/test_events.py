@@ -4,6 +4,8 @@ release (tests/event_streams): each type, its data, and the case view AT the eve
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -144,3 +146,24 @@ def test_only_wanted_events_and_json_round_trip(path: Path) -> None:
     text = only[1].model_dump_json()
     assert WebhookPayload.model_validate_json(text).model_dump(mode="json") == json.loads(text)
     assert payloads(stream, set()) == []
+
+
+def test_the_mapping_keeps_the_domains_purity_rules() -> None:
+    """webhooks/events.py is pure like domain/: checked with domain/ruff.toml's bans."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--config",
+            "domain/ruff.toml",
+            "webhooks/events.py",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
