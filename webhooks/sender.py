@@ -197,10 +197,10 @@ async def run_sender(
                 try:
                     leased = await lease(pool, keyring, settings, free)
                     failures = 0
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                except Exception as e:  # the database away, mostly: never let the sender die quietly
                     failures += 1
                     log.warning("webhooks: sender cannot lease (%s); retrying", e)
-                    await _wait(stop, None, set(), min(5.0, settings.poll_interval * 2**failures))
+                    await _wait(stop, None, set(), min(5.0, settings.poll_interval * 2 ** min(failures, 6)))
                     continue
             for m in leased:
                 task = asyncio.create_task(_deliver_logged(pool, http, settings, m))

@@ -33,6 +33,10 @@ async def run_relay(
             failures += 1
             log.warning("webhooks: relay cannot read events (%s); retrying", e)
             read, made = 0, 0
+        except Exception:  # never let the relay die quietly inside another process
+            failures += 1
+            log.exception("webhooks: relay round failed; retrying")
+            read, made = 0, 0
         if made and wake is not None:
             wake.set()
         if read < settings.relay_batch:
