@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 import asyncpg
 import pytest
 
-from tests.conftest import ROOT
 from tests.webhooks.test_api import http, wh_api, wh_keys  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
@@ -20,6 +20,7 @@ async def test_every_webhook_operation_against_its_schema(
     wh_api: str,  # noqa: F811
     wh_keys: dict[str, str],  # noqa: F811
     session_pool: asyncpg.Pool,
+    tmp_path: Path,
 ) -> None:
     before = {r["endpoint_id"] for r in await session_pool.fetch("select endpoint_id from webhook_endpoints")}
     command = [
@@ -33,7 +34,7 @@ async def test_every_webhook_operation_against_its_schema(
     ]  # fmt: skip
     try:
         done = await asyncio.to_thread(
-            subprocess.run, command, cwd=ROOT, capture_output=True, text=True, timeout=240
+            subprocess.run, command, cwd=tmp_path, capture_output=True, text=True, timeout=240
         )
     finally:
         await session_pool.execute(
