@@ -1,10 +1,12 @@
 """The shop examples in examples/typescript and examples/php run as written: their webhook
 receivers accept what the `standardwebhooks` package signs (as the service's sender does) and
-refuse a forged, tampered or replayed delivery. Node (with npm, to fetch the TypeScript compiler
+refuse a forged, tampered or replayed delivery, and their submit gets a case from the real API
+(201 new, 200 the same case again). Node (with npm, to fetch the TypeScript compiler
 pinned in examples/typescript/package.json) and PHP are used where the machine has them."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -14,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +28,7 @@ from standardwebhooks import Webhook
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
@@ -168,3 +171,54 @@ def test_typescript_receiver_checks_standard_webhooks_signatures(typescript_buil
 def test_php_receiver_checks_standard_webhooks_signatures(secret: str) -> None:
     with _php_receiver(secret) as receiver:
         _check_receiver(receiver, secret)
+
+
+def _request_file(tmp_path: Path) -> tuple[str, Path]:
+    return_id = f"R-EX-{uuid.uuid4().hex[:8]}"
+    request = json.loads((EXAMPLES / "toner.json").read_text())
+    request["return_id"] = return_id
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    return return_id, path
+
+
+async def _submit_twice(command: list[str], cwd: Path, api: str, key: str, tmp_path: Path) -> None:
+    return_id, path = _request_file(tmp_path)
+    env = {**os.environ, "RETURNS_API_URL": api, "RETURNS_API_KEY": key}
+    answers = []
+    for _ in range(2):
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [*command, str(path)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        answers.append(done.stdout.strip())
+    # The toner's first answer (contract: a defective printer supply under warranty needs a photo).
+    assert answers == [
+        f"created {return_id} warranty awaiting_photos",
+        f"existing {return_id} warranty awaiting_photos",
+    ]
+    wrong = {**env, "RETURNS_API_KEY": "rk_000000000000_not-a-key"}
+    refused = await asyncio.to_thread(
+        subprocess.run, [*command, str(path)], cwd=cwd, env=wrong, capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode != 0 and "401" in refused.stderr + refused.stdout
+
+
+async def test_typescript_submit_against_the_api(
+    typescript_build: Path, api: str, keys: dict[str, str], tmp_path: Path
+) -> None:
+    await _submit_twice(
+        ["node", "dist/returns.js", "submit"], typescript_build, api, keys["webshop"], tmp_path
+    )
+
+
+async def test_php_submit_against_the_api(api: str, keys: dict[str, str], tmp_path: Path) -> None:
+    if shutil.which("php") is None:
+        pytest.skip("php absent: the PHP example is not run")
+    await _submit_twice(["php", "returns.php", "submit"], EXAMPLES / "php", api, keys["webshop"], tmp_path)
