@@ -178,12 +178,9 @@ async def test_a_case_the_apis_keys_cannot_read_is_503_not_an_input_error(
     setting to fix, so 503 naming the keys; the action is not sent."""
     req = toner()
     rid = req["return_id"]
-    keyed = Client(
-        **{
-            **returns.client.config(),
-            "data_converter": data_converter(Keyring.parse(Keyring.generate("k-other"))),
-        }
-    )
+    config = returns.client.config()
+    config["data_converter"] = data_converter(Keyring.parse(Keyring.generate("k-other")))
+    keyed = Client(**config)
     handle = await keyed.start_workflow(
         wf.WORKFLOW,
         wf.StartCase(request=parse_request(req)),
