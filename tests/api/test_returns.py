@@ -8,13 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.client import Client
 
 from api.problems import MEDIA_TYPE
+from domain.request import parse_request
+from payload.codec import Keyring
+from payload.converter import data_converter
 from returns_client import ReturnsClient
 from tests.api.conftest import auth
 from tests.conftest import run_script
 from tests.workflow.test_repair import printer
 from tests.workflow.test_return_case import shipped_toner, toner
+from workflows import interface as wf
 
 
 def problem(r: httpx.Response, status: int) -> dict[str, Any]:
@@ -164,3 +169,28 @@ async def test_a_body_over_the_limit_is_413_before_it_is_read(
         "/v1/returns", content=chunks(), headers={**auth(keys["webshop"]), "content-type": "application/json"}
     )
     problem(r, 413)
+
+
+async def test_a_case_the_apis_keys_cannot_read_is_503_not_an_input_error(
+    http: httpx.AsyncClient, keys: dict[str, str], returns: ReturnsClient
+) -> None:
+    """A case written under payload keys the API lacks (RETURNS_CODEC_KEYS not given to it): a
+    setting to fix, so 503 naming the keys; the action is not sent."""
+    req = toner()
+    rid = req["return_id"]
+    config = returns.client.config()
+    config["data_converter"] = data_converter(Keyring.parse(Keyring.generate("k-other")))
+    keyed = Client(**config)
+    handle = await keyed.start_workflow(
+        wf.WORKFLOW,
+        wf.StartCase(request=parse_request(req)),
+        id=returns.case_id(rid),
+        task_queue=f"nobody-polls-{rid}",  # no worker: only its start is in the history
+    )
+    try:
+        r = await http.post(f"/v1/returns/{rid}/parcel", headers=auth(keys["warehouse"]))
+        body = problem(r, 503)
+        assert body["detail"].startswith(f"cannot read return case {rid}")
+        assert "RETURNS_CODEC_KEYS" in body["detail"]
+    finally:
+        await handle.terminate("test done")
