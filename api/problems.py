@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.request import _loc
+from domain.request import as_line
+from domain.request import field_errors as request_field_errors
 
 log = logging.getLogger(__name__)
 
@@ -93,24 +94,9 @@ class Problem(Exception):
 
 def field_errors(errors: Any, prefix: str = "invalid request") -> tuple[str, list[dict[str, str]]]:
     """The CLI's line (domain.request.describe) and the per-field list, from pydantic-style
-    errors; FastAPI's `body` / `query` / `path` / `header` location prefix is dropped from the
-    field name (the CLI names the request's own fields)."""
-    items: list[dict[str, str]] = []
-    for e in errors:
-        loc = tuple(e.get("loc", ()))
-        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
-            loc = loc[1:]
-        msg = str(e.get("msg", "invalid"))
-        if e.get("type") == "extra_forbidden":
-            msg = "unknown field"
-        elif e.get("type") == "value_error":
-            msg = msg.removeprefix("Value error, ")
-        elif e.get("type") == "json_invalid":
-            ctx = e.get("ctx") or {}
-            msg = f"Invalid JSON: {ctx['error']}" if "error" in ctx else msg
-        items.append({"field": _loc(loc), "message": msg})
-    line = "; ".join(f"{i['field']}: {i['message']}" if i["field"] else i["message"] for i in items)
-    return f"{prefix}: {line}", items
+    errors (FastAPI's own included)."""
+    found = request_field_errors(errors)
+    return as_line(found, prefix), [{"field": f, "message": m} for f, m in found]
 
 
 def invalid(detail: str, errors: list[dict[str, str]] | None = None) -> Problem:

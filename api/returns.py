@@ -12,8 +12,7 @@ import binascii
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -25,25 +24,16 @@ from api import idempotency, problems
 from api.auth import Principal, require
 from api.problems import Problem, invalid
 from domain.assessment import AcceptKind
+from domain.case import Status
 from domain.events import OverrideType
 from domain.request import InvalidRequest, Resolution, parse_request
 from domain.view import CaseView
 from returns_client import CaseNotFound, PayloadKeyError, Refused, ReturnsClient
+from store import read_model
+from store.read_model import CaseRow
 
 router = APIRouter(prefix="/v1/returns", tags=["returns"])
 
-# The contract's statuses (section 3).
-Status = Literal[
-    "awaiting_photos",
-    "awaiting_choice",
-    "awaiting_parcel",
-    "awaiting_inspection",
-    "awaiting_repair",
-    "resolved",
-    "rejected",
-    "cancelled",
-    "expired",
-]
 
 # The example of the document (and /docs): the toner of examples/toner.json, under its own id.
 EXAMPLE_ID = "R-API-EXAMPLE"
@@ -156,27 +146,8 @@ class OverrideBody(_Body):
     resolution: Resolution | None = None
 
 
-class CaseRow(BaseModel):
-    """A row of the read model (return_cases)."""
-
-    return_id: str
-    order_id: str
-    customer_id: str
-    kind: str
-    status: str
-    resolution: str | None
-    gross: Decimal
-    total: Decimal
-    refunded: Decimal
-    store_credit: Decimal
-    customer_messages: list[str]
-    needs_attention: bool
-    opened_at: datetime
-    closed_at: datetime | None
-
-
 class CasePage(BaseModel):
-    items: list[CaseRow]
+    items: list[CaseRow]  # the read model's row (domain.summary.CaseSummary)
     next_cursor: str | None
 
 
@@ -487,7 +458,6 @@ async def overrides(
 
 # --- the list, from the read model ----------------------------------------------------------
 MAX_LIMIT = 200
-_ROW_COLUMNS = list(CaseRow.model_fields)
 
 
 def _encode_cursor(opened_at: datetime, return_id: str) -> str:
@@ -524,36 +494,22 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> JSONResponse:
-    where: list[str] = []
-    args: list[Any] = []
-
-    def cond(sql: str, value: Any) -> None:
-        args.append(value)
-        where.append(sql.replace("?", f"${len(args)}"))
-
-    for column, value in (("customer_id", customer_id), ("order_id", order_id), ("status", status)):
-        if value is not None:
-            if "\x00" in value:
-                raise invalid(f"invalid request: {column}: must not contain NUL characters")
-            cond(f"{column} = ?", value)
-    if needs_attention is not None:
-        cond("needs_attention = ?", needs_attention)
-    if cursor is not None:
-        opened, rid = _decode_cursor(cursor)
-        args.extend((opened, rid))
-        where.append(f"(opened_at, return_id) > (${len(args) - 1}, ${len(args)})")
-    args.append(limit + 1)
-    sql = (
-        f"select {', '.join(_ROW_COLUMNS)} from return_cases"
-        + (f" where {' and '.join(where)}" if where else "")
-        + f" order by opened_at, return_id limit ${len(args)}"
-    )
-    pool: asyncpg.Pool = request.app.state.pool
+    for name, value in (("customer_id", customer_id), ("order_id", order_id)):
+        if value is not None and "\x00" in value:
+            raise invalid(f"invalid request: {name}: must not contain NUL characters")
     try:
-        rows = await pool.fetch(sql, *args)
+        rows = await read_model.find_cases(
+            request.app.state.pool,
+            customer_id=customer_id,
+            order_id=order_id,
+            status=status,
+            needs_attention=needs_attention,
+            after=None if cursor is None else _decode_cursor(cursor),
+            limit=limit + 1,  # one more says whether a next page exists
+        )
     except (OSError, asyncpg.PostgresConnectionError) as e:
         raise Problem(503, f"the read model is unavailable: {type(e).__name__}") from None
-    page = [CaseRow.model_validate(dict(r)) for r in rows[:limit]]
+    page = rows[:limit]
     last = page[-1] if len(rows) > limit else None
     out = CasePage(items=page, next_cursor=_encode_cursor(last.opened_at, last.return_id) if last else None)
     return JSONResponse(out.model_dump(mode="json"))

@@ -38,6 +38,20 @@ class OverrideRecord(BaseModel):
     at: datetime
 
 
+# The contract's statuses (section 3): awaiting_<need> while a need is open, then an outcome.
+Status = Literal[
+    "awaiting_photos",
+    "awaiting_choice",
+    "awaiting_parcel",
+    "awaiting_inspection",
+    "awaiting_repair",
+    "resolved",
+    "rejected",
+    "cancelled",
+    "expired",
+]
+
+
 class ReturnCase(BaseModel):
     model_config = ConfigDict(frozen=True)
 

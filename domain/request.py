@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -163,18 +164,32 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(field, message) for each of pydantic's errors, the field written as the contract names
+    it (order.lines[0].sku). Locations starting with FastAPI's body/query/path part drop it."""
+    out = []
+    for e in errors:
+        loc = tuple(e.get("loc", ()))
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+            loc = loc[1:]
+        msg = str(e.get("msg", "invalid"))
+        if e.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        elif e.get("type") == "value_error":
+            msg = msg.removeprefix("Value error, ")
+        elif e.get("type") == "json_invalid" and "error" in (e.get("ctx") or {}):
+            msg = f"Invalid JSON: {e['ctx']['error']}"
+        out.append((_loc(loc), msg))
+    return out
+
+
+def as_line(errors: Iterable[tuple[str, str]], prefix: str = "invalid request") -> str:
+    return f"{prefix}: " + "; ".join(f"{field}: {msg}" if field else msg for field, msg in errors)
+
+
 def describe(error: ValidationError) -> str:
     """One line naming every offending field, for a CLI's stderr or an API error."""
-    parts = []
-    for e in error.errors():
-        where = _loc(tuple(e["loc"]))
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif e["type"] == "value_error":
-            msg = msg.removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}" if where else msg)
-    return "invalid request: " + "; ".join(parts)
+    return as_line(field_errors(error.errors()))
 
 
 def parse_request(data: object) -> ReturnRequest:

@@ -12,6 +12,8 @@ from domain.details import attention_reasons
 
 
 class CaseSummary(BaseModel):
+    """A row of the read model (return_cases): a shop's "my returns" page, ops' list, KPIs."""
+
     return_id: str
     order_id: str
     customer_id: str

@@ -6,6 +6,7 @@ append's `Rider` (case_rider), and a rebuild folds the stored streams."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,6 +20,7 @@ __all__ = [
     "case_rider",
     "case_values",
     "cases_of_customer",
+    "find_cases",
     "get_case",
     "rebuild",
     "upsert_case",
@@ -72,6 +74,42 @@ async def cases_of_customer(pool: asyncpg.Pool, customer_id: str) -> list[CaseRo
     rows = await pool.fetch(
         "select * from return_cases where customer_id = $1 order by opened_at, return_id",
         customer_id,
+    )
+    return [_from_record(r) for r in rows]
+
+
+async def find_cases(
+    pool: asyncpg.Pool,
+    *,
+    customer_id: str | None = None,
+    order_id: str | None = None,
+    status: str | None = None,
+    needs_attention: bool | None = None,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 50,
+) -> list[CaseRow]:
+    """Rows matching every filter given, oldest first, after a (opened_at, return_id) keyset."""
+    where: list[str] = []
+    args: list[Any] = []
+    filters = {
+        "customer_id": customer_id,
+        "order_id": order_id,
+        "status": status,
+        "needs_attention": needs_attention,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    if after is not None:
+        args.extend(after)
+        where.append(f"(opened_at, return_id) > (${len(args) - 1}, ${len(args)})")
+    args.append(limit)
+    rows = await pool.fetch(
+        "select * from return_cases"
+        + (f" where {' and '.join(where)}" if where else "")
+        + f" order by opened_at, return_id limit ${len(args)}",
+        *args,
     )
     return [_from_record(r) for r in rows]
 
