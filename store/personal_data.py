@@ -109,7 +109,7 @@ class PersonalData:
     def __init__(
         self,
         keyring: Keyring,
-        pool: asyncpg.Pool,
+        pool: Db,
         *,
         ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
@@ -124,7 +124,7 @@ class PersonalData:
         self._by_key: dict[str, _Cached] = {}
 
     @classmethod
-    def from_env(cls, pool: asyncpg.Pool, directory: Path | None = None) -> PersonalData | None:
+    def from_env(cls, pool: Db, directory: Path | None = None) -> PersonalData | None:
         """With the process's master keys (master_keyring()), or None when there are none."""
         keyring = master_keyring(directory)
         return cls(keyring, pool) if keyring else None
