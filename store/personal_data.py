@@ -27,6 +27,7 @@ import os
 import secrets
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,7 @@ class PersonalData:
         self._clock = clock
         self._by_owner: dict[str, _Cached] = {}
         self._by_key: dict[str, _Cached] = {}
+        _LIVE.add(self)
 
     @classmethod
     def from_env(cls, pool: Db, directory: Path | None = None) -> PersonalData | None:
@@ -188,7 +190,8 @@ class PersonalData:
 
     async def forget(self, conn: Db, customer_id: str) -> int:
         """Delete every data key of the customer (erasure): their sealed data reads as erased from
-        then on (in this process at once; in others once their cache entry expires). Needs the
+        then on (in every cipher of this process at once; in other processes once their cache
+        entry expires, within `ttl`). Needs the
         erasure's tombstone (erased_customers) first, where the last generation is noted so a
         returning customer never gets an erased key's id again. Returns the keys deleted; 0 on a
         repeat. Physically removing the deleted rows is vacuum_keys()."""
@@ -216,9 +219,10 @@ class PersonalData:
             raise PersonalDataError(
                 f"{customer_id}: no erasure recorded (erased_customers); keys are deleted only by erasure"
             )
-        for r in rows:
-            self._by_key.pop(r["key_id"], None)
-        self._by_owner.pop(customer_id, None)
+        for cipher in list(_LIVE):  # every cipher of this process forgets at once
+            for r in rows:
+                cipher._by_key.pop(r["key_id"], None)
+            cipher._by_owner.pop(customer_id, None)
         return len(rows)
 
     async def rewrap(self, conn: Db | None = None) -> int:
@@ -294,6 +298,8 @@ class PersonalData:
         except InvalidTag:
             raise PersonalDataError(f"data key {key_id} does not authenticate under {kek_id!r}") from None
 
+
+_LIVE: weakref.WeakSet[PersonalData] = weakref.WeakSet()
 
 _CURRENT_KEY = """
 select key_id, wrapped, kek_id from data_keys where customer_id = $1 order by generation desc limit 1
