@@ -252,23 +252,23 @@ class PersonalData:
         cached = self._by_owner.get(owner)
         if cached is not None and cached.dek is not None and cached.until > now:
             return cached.key_id, cached.dek
-        row = await self._pool.fetchrow(_CURRENT_KEY, owner)
-        if row is None:
+        # One round trip for a known customer, two for a new one (plus one on a lost race).
+        row = await self._pool.fetchrow(_CURRENT_OR_NEXT, owner)
+        if row["key_id"] is None:
             kek_id, kek = self._keyring.keys[0]
             dek = secrets.token_bytes(_DEK_BYTES)
-            generation = await self._pool.fetchval(_NEXT_GENERATION, owner)
-            key_id = f"{owner}/{generation}"
-            await self._pool.execute(
+            key_id = f"{owner}/{row['next']}"
+            made = await self._pool.fetchrow(
                 "insert into data_keys (key_id, customer_id, generation, wrapped, kek_id)"
-                " values ($1, $2, $3, $4, $5) on conflict do nothing",
+                " values ($1, $2, $3, $4, $5) on conflict do nothing returning key_id, wrapped, kek_id",
                 key_id,
                 owner,
-                generation,
+                row["next"],
                 _wrap(kek, key_id, dek),
                 kek_id,
             )
-            row = await self._pool.fetchrow(_CURRENT_KEY, owner)  # ours, or a racing writer's
-            if row is None:
+            row = made or await self._pool.fetchrow(_CURRENT_OR_NEXT, owner)  # a racing writer's
+            if row is None or row["key_id"] is None:
                 raise PersonalDataError(f"{owner}: data key {key_id} vanished as it was made")
         dek = self._unwrap(row["key_id"], row["kek_id"], row["wrapped"])
         entry = _Cached(row["key_id"], dek, now + self._ttl)
@@ -301,15 +301,17 @@ class PersonalData:
 
 _LIVE: weakref.WeakSet[PersonalData] = weakref.WeakSet()
 
-_CURRENT_KEY = """
-select key_id, wrapped, kek_id from data_keys where customer_id = $1 order by generation desc limit 1
-"""
-
-_NEXT_GENERATION = """
-select 1 + greatest(
-    coalesce((select max(generation) from data_keys where customer_id = $1), 0),
-    coalesce((select key_generations from erased_customers where customer_id = $1), 0)
-)
+# The customer's current key, and the generation a new one would get.
+_CURRENT_OR_NEXT = """
+select k.key_id, k.wrapped, k.kek_id,
+       1 + greatest(
+           coalesce((select max(generation) from data_keys where customer_id = $1), 0),
+           coalesce((select key_generations from erased_customers where customer_id = $1), 0)
+       ) as next
+from (select) as one
+left join lateral (
+    select key_id, wrapped, kek_id from data_keys where customer_id = $1 order by generation desc limit 1
+) as k on true
 """
 
 
