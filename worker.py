@@ -23,8 +23,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.effects import EffectActivities
+from activities.erasure import ErasureActivities
 from activities.event_store import EventStoreActivities
 from activities.policy import PolicyActivities
+from activities.retention import RetentionActivities
 from payload.codec import (
     KEYS_ENV,
     PLAINTEXT_ENV,
@@ -40,7 +42,9 @@ from policies import DEFAULT_POLICY_FILE
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
 from store.migrate import migrate
+from workflows.erase_customer import EraseCustomerWorkflow
 from workflows.interface import TASK_QUEUE
+from workflows.retention_sweep import RetentionSweepWorkflow
 from workflows.return_case import ReturnCaseWorkflow
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
@@ -154,15 +158,18 @@ def build_worker(
     task_queue: str = TASK_QUEUE,
     effects: EffectActivities | None = None,
     store: EventStoreActivities | None = None,
+    erasure: ErasureActivities | None = None,
 ) -> Worker:
-    """The one place that wires the workflow to its activities (worker, simulator and tests)."""
+    """The one place that wires the workflows to their activities (worker, simulator and tests)."""
     store = store or EventStoreActivities(EventStore(pool))
     effects = effects or EffectActivities(pool)
     policy = PolicyActivities(policy_file)
+    erasure = erasure or ErasureActivities(pool)
+    retention = RetentionActivities(pool)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ReturnCaseWorkflow],
+        workflows=[ReturnCaseWorkflow, EraseCustomerWorkflow, RetentionSweepWorkflow],
         activities=[
             store.append_events,
             store.append_events_once,
@@ -173,6 +180,14 @@ def build_worker(
             effects.order_repair,
             effects.revoke_licence,
             effects.send_message,
+            erasure.check_erasable,
+            erasure.record_tombstone,
+            erasure.clear_personal_rows,
+            erasure.anonymise_rows,
+            erasure.delete_executions,
+            erasure.forget_keys,
+            erasure.record_erased,
+            retention.expired_customers,
         ],
         # On SIGTERM running effects get time to finish; the server retries any that do not.
         graceful_shutdown_timeout=timedelta(seconds=10),
