@@ -1,0 +1,131 @@
+"""The personal fields of stored events, and what they read as once their customer is erased.
+
+A stored event keeps its amounts, rules, statuses, ids and payment references in the clear; the
+fields below are personal data of the customer (name, e-mail, free-text notes, photo references,
+an ops reason that may quote them). store/personal_data.py takes them out of an event before it
+is stored, seals them under the customer's data key, and leaves the ERASED reading of each in
+the clear field. Those erased values must validate as the field and fold exactly as the real
+ones would for everything the case decides (a photo count, an e-mail's shape), so a stream whose
+key is gone still folds to the same amounts and statuses.
+
+Paths: dotted field names; ``[*]`` runs over every element of a list. Concrete paths (what the
+sealed envelope records) name the element: ``request.items[0].note``.
+
+Pure functions of JSON data: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+# The request model has no addresses yet; when one comes in, add its path here (and a
+# placeholder for its leaf below).
+PERSONAL_PATHS: Mapping[str, tuple[str, ...]] = {
+    "case_assessed": (
+        "request.order.customer.name",
+        "request.order.customer.email",
+        "request.items[*].note",
+        "request.items[*].photos",
+    ),
+    "photos_submitted": ("photos",),
+    "inspection_passed": ("note",),
+    "inspection_failed": ("note",),
+    "repair_completed": ("note",),
+    "override_applied": ("reason",),
+}
+
+ERASED_NAME = "[erased]"
+ERASED_EMAIL = "erased@erased.invalid"
+ERASED_TEXT = ""
+ERASED_PHOTO = "erased-photo-{i}"
+
+_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\[(\*|\d+)\])?")
+
+
+def erased_value(path: str, value: Any) -> Any:
+    """The erased reading of `value` found at `path` (its leaf decides): same type, and for a
+    list of photos the same number of references."""
+    leaf = _steps(path)[-1][0]
+    if leaf == "email":
+        return ERASED_EMAIL
+    if leaf == "name":
+        return ERASED_NAME
+    if leaf == "photos":
+        count = len(value) if isinstance(value, list | tuple) else 0
+        return [ERASED_PHOTO.format(i=i + 1) for i in range(count)]
+    return ERASED_TEXT
+
+
+def personal_paths(event_type: str) -> tuple[str, ...]:
+    return PERSONAL_PATHS.get(event_type, ())
+
+
+def take_personal(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the event's data with every personal field at its erased value, {concrete path: value})
+    for an event's stored data (its "type" picks the paths). Fields absent from the data are
+    skipped. The input is not changed."""
+    out: dict[str, Any] = copy.deepcopy(dict(data))
+    taken: dict[str, Any] = {}
+    for pattern in personal_paths(str(data.get("type"))):
+        for concrete, parent, key in _resolve(out, pattern):
+            value = parent[key]
+            taken[concrete] = value
+            parent[key] = erased_value(concrete, value)
+    return out, taken
+
+
+def put_personal(data: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The data with the sealed values put back at their concrete paths (what take_personal took).
+    A path that no longer resolves is an error: the envelope does not belong to this data."""
+    out: dict[str, Any] = copy.deepcopy(dict(data))
+    for concrete, value in values.items():
+        found = list(_resolve(out, concrete))
+        if len(found) != 1:
+            raise ValueError(f"sealed path {concrete!r} is not a field of this {data.get('type')!r} event")
+        _, parent, key = found[0]
+        parent[key] = copy.deepcopy(value)
+    return out
+
+
+def _steps(path: str) -> list[tuple[str, str | None]]:
+    steps: list[tuple[str, str | None]] = []
+    for part in path.split("."):
+        m = _STEP.fullmatch(part)
+        if m is None:
+            raise ValueError(f"not a path: {path!r}")
+        steps.append((m.group(1), m.group(3)))
+    return steps
+
+
+def _resolve(data: dict[str, Any], path: str) -> Iterator[tuple[str, Any, Any]]:
+    """(concrete path, container, key) for every place `path` names that exists in `data`."""
+    steps = _steps(path)
+
+    def walk(node: Any, i: int, prefix: str) -> Iterator[tuple[str, Any, Any]]:
+        name, index = steps[i]
+        if not isinstance(node, dict) or name not in node:
+            return
+        here = f"{prefix}.{name}" if prefix else name
+        last = i == len(steps) - 1
+        if index is None:
+            if last:
+                yield here, node, name
+            else:
+                yield from walk(node[name], i + 1, here)
+            return
+        items = node[name]
+        if not isinstance(items, list):
+            return
+        indices = range(len(items)) if index == "*" else [int(index)]
+        for n in indices:
+            if n >= len(items):
+                continue
+            if last:
+                yield f"{here}[{n}]", items, n
+            else:
+                yield from walk(items[n], i + 1, f"{here}[{n}]")
+
+    yield from walk(data, 0, "")
