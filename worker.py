@@ -27,6 +27,7 @@ from activities.erasure import ErasureActivities
 from activities.event_store import EventStoreActivities
 from activities.policy import PolicyActivities
 from activities.retention import RetentionActivities
+from customers.retention import RetentionSettingError, ensure_retention_schedule, retention_days
 from payload.codec import (
     KEYS_ENV,
     PLAINTEXT_ENV,
@@ -71,6 +72,8 @@ ENV_VARS = {
     "RETURNS_WEBHOOKS": "1 (default): the HTTP API's process also delivers webhooks; 0: it does not "
     "(run python -m api webhooks run elsewhere)",
     "RETURNS_WEBHOOK_TIMEOUT": "seconds one webhook delivery attempt may take (default 10)",
+    "RETURNS_PERSONAL_DATA_RETENTION_DAYS": "erase a customer this many days after their last case closed "
+    "(Temporal schedule personal-data-retention, daily); unset: no automatic erasure",
 }
 
 
@@ -265,8 +268,14 @@ async def main(settings: Settings) -> None:
     except (ConfigError, CodecError) as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    try:
+        retention = retention_days()
+    except RetentionSettingError as e:
+        print(f"worker: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     async with service(settings) as (client, pool, notes), http_api(settings, client, pool, keyring) as url:
         worker = build_worker(client, pool, settings.policy_file, settings.task_queue)
+        notes.append(await ensure_retention_schedule(client, retention, settings.task_queue))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

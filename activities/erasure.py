@@ -45,6 +45,7 @@ from domain.customer import (
     pseudonym,
 )
 from store.event_store import EventStore, NewEvent
+from store.personal_data import vacuum_keys
 from workflows.interface import workflow_id
 from workflows.search_attributes import CUSTOMER_ID
 
@@ -57,7 +58,7 @@ ERASED_EMAIL = "erased@erased.invalid"
 class KeyStore(Protocol):
     """What erasure needs of the key store (store.personal_data.PersonalData)."""
 
-    async def forget(self, conn: asyncpg.Connection, customer_id: str) -> int: ...
+    async def forget(self, conn: asyncpg.Pool, customer_id: str) -> int: ...
 
 
 class Customer(BaseModel):
@@ -327,11 +328,14 @@ where erased_customers.erasure_id is distinct from excluded.erasure_id
 
     @activity.defn
     async def forget_keys(self, c: Customer) -> int:
-        """Delete the customer's data keys: every field sealed under them reads as erased."""
+        """Delete the customer's data keys: every field sealed under them reads as erased. Then
+        VACUUM FULL the small key table, so the deleted rows leave its files too (the wrapped
+        keys stay in old WAL and backups until their master key is rotated away)."""
         if self._keys is None:
             return 0
-        async with self._pool.acquire() as conn:
-            return await self._keys.forget(conn, c.customer_id)
+        forgotten = await self._keys.forget(self._pool, c.customer_id)
+        await vacuum_keys(self._pool)
+        return forgotten
 
     @activity.defn
     async def record_erased(self, e: Erased) -> bool:

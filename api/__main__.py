@@ -7,6 +7,8 @@
     python -m api openapi > openapi.json
     python -m api webhooks add URL [--event TYPE ...]    # and list, rotate, disable, enable,
                                                          # delete, redeliver, deliveries, run
+    python -m api customers erase C-42 --actor ops:anna --reason "..."   # GDPR Art. 17
+    python -m api customers export C-42                                  # GDPR Art. 15, 20
 
 Keys are written as the database owner: DATABASE_ADMIN_URL, else DATABASE_URL, else the
 embedded PostgreSQL under RETURNS_DATA_DIR/pg (the one `python worker.py` runs).
@@ -22,6 +24,7 @@ import sys
 from typing import Any
 
 from api.keys import ROLES, KeyError_, create_key, list_keys, revoke_key
+from customers import cli as customers_cli
 from webhooks import cli as webhooks_cli
 
 
@@ -42,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
     ksub.add_parser("list", help="the keys (never their secrets)")
     sub.add_parser("openapi", help="print the OpenAPI document (the committed openapi.json)")
     webhooks_cli.add_parser(sub)
+    customers_cli.add_parser(sub)
     return p
 
 
@@ -116,6 +120,8 @@ def main(argv: list[str]) -> int:
         return 0
     if args.command == "webhooks":
         return asyncio.run(webhooks_cli.main(args))
+    if args.command == "customers":
+        return asyncio.run(customers_cli.main(args))
     return asyncio.run(_keys(args))
 
 
