@@ -43,6 +43,12 @@ from policies import DEFAULT_POLICY_FILE
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
 from store.migrate import migrate
+from store.personal_data import (
+    MASTER_KEYS_ENV,
+    PersonalDataError,
+    ensure_master_key_file,
+    master_keyring,
+)
 from workflows.erase_customer import EraseCustomerWorkflow
 from workflows.interface import TASK_QUEUE
 from workflows.retention_sweep import RetentionSweepWorkflow
@@ -61,6 +67,9 @@ ENV_VARS = {
     "DATABASE_ADMIN_URL": "PostgreSQL DSN that runs the migrations (owner); unset: DATABASE_URL does",
     "RETURNS_CODEC_KEYS": "payload encryption keys, keyid:base64key,... (32 bytes); the first encrypts; "
     "unset: RETURNS_DATA_DIR/codec-keys, which the embedded stack creates",
+    "RETURNS_MASTER_KEYS": "master keys of the personal data in PostgreSQL, keyid:base64key,... (32 bytes); "
+    "the first wraps the customers' data keys, all unwrap; unset: RETURNS_DATA_DIR/master-keys, which "
+    "the embedded stack creates",
     "RETURNS_ALLOW_PLAINTEXT_PAYLOADS": "1 lets a worker on an external Temporal run without keys",
     "RETURNS_CODEC_TOKEN": "token of the codec server (python -m payload.server; the embedded UI's one); "
     "unset in the embedded stack: a new one per start",
@@ -150,6 +159,21 @@ def keyring_for(settings: Settings) -> Keyring:
         raise ConfigError(
             f"no payload keys: set {KEYS_ENV} (keyid:base64key, 32 bytes) as for the other workers, "
             f"or {PLAINTEXT_ENV}=1 to write customer data to Temporal unencrypted"
+        )
+    return keyring
+
+
+def master_keys_for(settings: Settings) -> Keyring:
+    """The master keys of personal data in PostgreSQL (store/personal_data.py). The embedded
+    PostgreSQL gets a key file made once; a worker on an external database must be given keys:
+    it never writes personal data there in the clear."""
+    if settings.database_url is None and not os.environ.get(MASTER_KEYS_ENV):
+        ensure_master_key_file(settings.data_dir)
+    keyring = master_keyring(settings.data_dir)
+    if not keyring:
+        raise ConfigError(
+            f"no master keys: set {MASTER_KEYS_ENV} (keyid:base64key, 32 bytes) as for the other "
+            "workers; customer data in PostgreSQL is sealed under them"
         )
     return keyring
 
@@ -265,7 +289,8 @@ async def http_api(
 async def main(settings: Settings) -> None:
     try:
         keyring = keyring_for(settings)
-    except (ConfigError, CodecError) as e:
+        master_keys_for(settings)
+    except (ConfigError, CodecError, PersonalDataError) as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     try:

@@ -11,11 +11,16 @@ from temporalio import activity
 
 from domain.effects import CustomerMessage, LicenceRevocation, Refund, RepairOrder, Replacement, StoreCredit
 from store import ledgers
+from store.personal_data import PersonalData
 
 
 class EffectActivities:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """`personal`: the cipher of the outbox's personal columns; by default the process's master
+    keys (store.personal_data.master_keyring), none: written in the clear."""
+
+    def __init__(self, pool: asyncpg.Pool, personal: PersonalData | None = None) -> None:
         self._pool = pool
+        self._personal = personal if personal is not None else PersonalData.from_env(pool)
 
     @activity.defn
     async def refund(self, e: Refund) -> bool:
@@ -80,4 +85,5 @@ class EffectActivities:
             template=e.template,
             data=e.data,
             text=e.text,
+            personal=self._personal,
         )

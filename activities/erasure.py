@@ -44,15 +44,13 @@ from domain.customer import (
     erased_event_id,
     pseudonym,
 )
+from domain.personal import ERASED_EMAIL, ERASED_TEXT
 from store.event_store import EventStore, NewEvent
 from store.personal_data import vacuum_keys
 from workflows.interface import workflow_id
 from workflows.search_attributes import CUSTOMER_ID
 
 REFUSED = "Refused"
-# What a stored mail's personal columns read as once cleared (the same placeholder the sealed
-# events fall back to, so it still validates as an address nobody receives).
-ERASED_EMAIL = "erased@erased.invalid"
 
 
 class KeyStore(Protocol):
@@ -212,20 +210,25 @@ where erased_customers.erasure_id is distinct from excluded.erasure_id
     @activity.defn
     async def clear_personal_rows(self, c: Cases) -> ErasureCounts:
         """Stored mails keep their row (what was sent, when: the effect's idempotency key) with
-        the address, data and text cleared; webhook payloads of the cases become a stub naming
-        the event; stored API answers about the cases are deleted (a retry with such a key finds
-        the case gone). Photos are references inside the sealed events: no blob store holds them
-        yet, so there is nothing else to delete (counted as 0)."""
+        the address, data and text at their erased values and the sealed copy dropped (rows
+        written before sealing held them in the clear); webhook payloads of the cases become a
+        stub naming the event, and a message not yet sent fails (as the sender fails one whose
+        key is gone); stored API answers about the cases are deleted (a retry with such a key
+        finds the case gone). Photos are references inside the sealed events: no blob store
+        holds them yet, so there is nothing else to delete (counted as 0)."""
         async with self._pool.acquire() as conn, conn.transaction():
             outbox = await conn.execute(
-                "update outbox set email = $2, data = '{}'::jsonb, text = ''"
-                " where return_id = any($1::text[]) and (email <> $2 or text <> '' or data <> '{}'::jsonb)",
+                "update outbox set email = $2, data = '{}'::jsonb, text = $3, sealed = null"
+                " where return_id = any($1::text[])"
+                " and (sealed is not null or email <> $2 or text <> $3 or data <> '{}'::jsonb)",
                 c.return_ids,
                 ERASED_EMAIL,
+                ERASED_TEXT,
             )
             webhooks = await conn.execute(
                 "update webhook_messages set payload = jsonb_build_object("
-                " 'type', event_type, 'data', jsonb_build_object('return_id', return_id, 'erased', true))"
+                " 'type', event_type, 'data', jsonb_build_object('return_id', return_id, 'erased', true)),"
+                " status = case when status = 'pending' then 'failed' else status end"
                 " where return_id = any($1::text[])"
                 " and not coalesce((payload->'data'->>'erased')::bool, false)",
                 c.return_ids,

@@ -56,7 +56,11 @@ class EventStoreActivities:
         events = [NewEvent(event_id=e.event_id, type=e.type, data=e.data) for e in req.events]
         try:
             return await self._store.append(
-                req.stream_id, req.expected_version, events, case_rider(req.summary)
+                req.stream_id,
+                req.expected_version,
+                events,
+                case_rider(req.summary),
+                owner=req.summary.customer_id,
             )
         except ConcurrencyConflict as e:
             # Event ids come from the workflow, so a retry is a duplicate, never this: a real conflict.
@@ -68,7 +72,11 @@ class EventStoreActivities:
         events = [NewEvent(event_id=e.event_id, type=e.type, data=e.data) for e in req.events]
         try:
             recorded = await self._store.append_once(
-                req.stream_id, req.expected_version, events, case_rider(req.summary)
+                req.stream_id,
+                req.expected_version,
+                events,
+                case_rider(req.summary),
+                owner=req.summary.customer_id,
             )
         except ConcurrencyConflict as e:
             raise ApplicationError(str(e), type="ConcurrencyConflict", non_retryable=True) from e

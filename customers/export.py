@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from activities.event_store import fold_stored
 from domain.view import CaseView, case_view
 from store.event_store import EventStore
+from store.ledgers import messages
 from store.read_model import CaseRow, cases_of_customer
 from workflows.interface import workflow_id
 
@@ -63,11 +64,7 @@ async def export_customer(pool: asyncpg.Pool, store: EventStore, customer_id: st
     for row in await cases_of_customer(pool, customer_id):
         stored = await store.read_stream(workflow_id(row.return_id))
         case = fold_stored(stored) if stored else None
-        messages = await pool.fetch(
-            "select idempotency_key, template, email, data, text, created_at from outbox"
-            " where return_id = $1 order by created_at, idempotency_key",
-            row.return_id,
-        )
+        mails = await messages(pool, store.personal, return_id=row.return_id)
         ledgers = {
             table: [
                 _plain(r)
@@ -100,7 +97,18 @@ async def export_customer(pool: asyncpg.Pool, store: EventStore, customer_id: st
                     )
                     for e in stored
                 ],
-                messages=[_plain(m) for m in messages],
+                messages=[
+                    {
+                        "idempotency_key": m.idempotency_key,
+                        "template": m.template,
+                        "email": m.email,
+                        "data": m.data,
+                        "text": m.text,
+                        "created_at": m.created_at,
+                        "erased": m.erased,
+                    }
+                    for m in mails
+                ],
                 ledgers=ledgers,
                 webhook_messages=[_plain(w) for w in webhooks],
             )

@@ -7,6 +7,7 @@ relays) follow them through a subscription whose checkpoint they advance in thei
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
 from collections.abc import Sequence
@@ -15,6 +16,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from domain.personal import personal_paths
+from store.personal_data import SEALED, PersonalData
 
 # SQLSTATE raised by append_events on a real conflict (see 001_event_store.sql).
 CONFLICT_SQLSTATE = "RS001"
@@ -128,9 +132,59 @@ limit $3
 """
 
 
+async def unseal(personal: PersonalData | None, events: list[StoredEvent]) -> list[StoredEvent]:
+    """Stored events as their readers fold them: personal fields opened, or at their erased values
+    once the customer's key is gone (store/personal_data.py). Without sealing (no master keys)
+    they are returned as stored, and a sealed one fails to fold: never read as erased by mistake."""
+    if personal is None:
+        return events
+    return [
+        dataclasses.replace(e, data=await personal.unseal_event(e.data, event_id=e.event_id))
+        if SEALED in e.data
+        else e
+        for e in events
+    ]
+
+
+# The customer of a case's stream: its case_assessed (the first event) names them in the clear.
+_STREAM_OWNER = """
+select data -> 'request' -> 'order' -> 'customer' ->> 'id' from events
+where stream_id = $1 and type = 'case_assessed' order by stream_version limit 1
+"""
+
+
+def _customer_of(data: dict[str, Any]) -> str | None:
+    if data.get("type") != "case_assessed":
+        return None
+    customer = data.get("request", {}).get("order", {}).get("customer", {})
+    return str(customer["id"]) if isinstance(customer, dict) and "id" in customer else None
+
+
 class EventStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """`personal`: the cipher of personal data; by default the process's master keys
+    (RETURNS_MASTER_KEYS or the data dir's master-keys file), none: events are stored in the clear.
+    Personal fields are sealed under the key of the stream's owner (its customer id): the one a
+    writer names, else the customer of the case_assessed in the batch or at the stream's start.
+    Every read here unseals."""
+
+    def __init__(self, pool: asyncpg.Pool, personal: PersonalData | None = None) -> None:
         self._pool = pool
+        self.personal = personal if personal is not None else PersonalData.from_env(pool)
+
+    async def _sealed(
+        self, stream_id: str, owner: str | None, events: Sequence[NewEvent]
+    ) -> Sequence[NewEvent]:
+        if self.personal is None or not any(personal_paths(e.type) for e in events):
+            return events
+        owner = owner or next((o for e in events if (o := _customer_of(e.data))), None)
+        if owner is None:
+            owner = await self._pool.fetchval(_STREAM_OWNER, stream_id)
+        if owner is None:
+            raise ValueError(f"append to {stream_id}: personal fields, and no customer to seal them for")
+        return [
+            dataclasses.replace(e, data=await self.personal.seal_event(owner, e.data, event_id=e.event_id))
+            for e in events
+        ]
 
     async def append(
         self,
@@ -138,14 +192,18 @@ class EventStore:
         expected_version: int,
         events: Sequence[NewEvent],
         rider: Rider | None = None,
+        *,
+        owner: str | None = None,
     ) -> int:
         """Append events at expected_version; returns the stream's new version.
 
         Retrying a batch that already committed (same event ids) returns the
-        current version and writes nothing.
+        current version and writes nothing. `owner`: the customer whose personal data the
+        events hold (sealed under their key).
         """
         if not events:
             raise ValueError("append needs at least one event")
+        events = await self._sealed(stream_id, owner, events)
         return await self._append(self._pool, stream_id, expected_version, events, rider)
 
     async def append_once(
@@ -154,6 +212,8 @@ class EventStore:
         expected_version: int,
         events: Sequence[NewEvent],
         rider: Rider | None = None,
+        *,
+        owner: str | None = None,
     ) -> list[StoredEvent]:
         """append, for a writer that may decide a batch again after a crash (a workflow task
         retried after its local append committed): the same event ids, but other data (a later
@@ -169,10 +229,11 @@ class EventStore:
         """
         if not events:
             raise ValueError("append needs at least one event")
+        events = await self._sealed(stream_id, owner, events)
         async with self._pool.acquire() as conn, conn.transaction():
             recorded = await conn.fetch(_RECORDED_BATCH, stream_id, expected_version)
             if recorded and recorded[0]["event_id"] == events[0].event_id:
-                return [record_to_event(r) for r in recorded]
+                return await unseal(self.personal, [record_to_event(r) for r in recorded])
             version = await self._append(conn, stream_id, expected_version, events, rider)
             if version != expected_version + len(events):
                 raise ConcurrencyConflict(
@@ -217,13 +278,13 @@ class EventStore:
             f"select {_COLUMNS} from events where stream_id = $1 order by stream_version",
             stream_id,
         )
-        return [record_to_event(r) for r in rows]
+        return await unseal(self.personal, [record_to_event(r) for r in rows])
 
     async def read_all(self, after: Position = START, limit: int = 1000) -> list[StoredEvent]:
         """Events after a position, in the gap-free order, of ended transactions only (a later
         read after the last event returned misses nothing). A reader that must not lose its
         place uses a subscription instead."""
-        return await _read_all(self._pool, after, limit)
+        return await unseal(self.personal, await _read_all(self._pool, after, limit))
 
 
 async def _read_all(db: asyncpg.Pool | asyncpg.Connection, after: Position, limit: int) -> list[StoredEvent]:
@@ -252,16 +313,21 @@ def _require_transaction(conn: asyncpg.Connection) -> None:
         raise RuntimeError("subscriptions are read and advanced inside the caller's transaction")
 
 
-async def read_subscription(conn: asyncpg.Connection, name: str, limit: int = 100) -> list[StoredEvent]:
-    """The next events of subscription `name` (created at the start when new), oldest first.
-    Locks the subscription until the caller's transaction ends: a second reader of the same
-    name waits, then reads after whatever the first one checkpointed."""
+async def read_subscription(
+    conn: asyncpg.Connection, name: str, limit: int = 100, personal: PersonalData | None = None
+) -> list[StoredEvent]:
+    """The next events of subscription `name` (created at the start when new), oldest first,
+    unsealed with `personal` when given. Locks the subscription until the caller's transaction
+    ends: a second reader of the same name waits, then reads after whatever the first one
+    checkpointed."""
     _require_transaction(conn)
     await conn.execute("insert into subscriptions (name) values ($1) on conflict (name) do nothing", name)
     row = await conn.fetchrow(
         "select last_tx, last_position from subscriptions where name = $1 for update", name
     )
-    return await _read_all(conn, Position(row["last_tx"], row["last_position"]), limit)
+    return await unseal(
+        personal, await _read_all(conn, Position(row["last_tx"], row["last_position"]), limit)
+    )
 
 
 async def advance_subscription(conn: asyncpg.Connection, name: str, last: StoredEvent | Position) -> None:

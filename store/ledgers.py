@@ -8,10 +8,15 @@ orders or e-mails.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 import asyncpg
+
+from domain.personal import ERASED_EMAIL, ERASED_TEXT
+from store.personal_data import PersonalData
 
 
 async def _insert(pool: asyncpg.Pool, sql: str, *args: Any) -> bool:
@@ -144,11 +149,20 @@ async def enqueue_email(
     template: str,
     data: dict[str, Any],
     text: str,
+    personal: PersonalData | None = None,
 ) -> bool:
+    """The message in the outbox (the mail store for now). With `personal` its e-mail address,
+    data and text are sealed under the customer's key (`sealed`), and the clear columns hold the
+    erased values; read them back with `messages`."""
+    sealed = None
+    if personal is not None:
+        clear = {"email": email, "data": data, "text": text}
+        sealed = await personal.seal(customer_id, clear, aad=_outbox_aad(idempotency_key))
+        email, data, text = ERASED_EMAIL, {}, ERASED_TEXT
     return await _insert(
         pool,
         "insert into outbox (idempotency_key, return_id, customer_id, email, template,"
-        " data, text) values ($1, $2, $3, $4, $5, $6, $7)"
+        " data, text, sealed) values ($1, $2, $3, $4, $5, $6, $7, $8)"
         " on conflict (idempotency_key) do nothing returning true",
         idempotency_key,
         return_id,
@@ -157,4 +171,69 @@ async def enqueue_email(
         template,
         data,
         text,
+        sealed,
     )
+
+
+def _outbox_aad(idempotency_key: str) -> str:
+    return f"outbox:{idempotency_key}"
+
+
+@dataclass(frozen=True)
+class Message:
+    """An outbox row as its reader sees it: opened, or with `erased` and the erased values once
+    the customer's key is gone."""
+
+    idempotency_key: str
+    return_id: str
+    customer_id: str
+    email: str
+    template: str
+    data: dict[str, Any]
+    text: str
+    created_at: datetime
+    erased: bool
+
+
+async def messages(
+    pool: asyncpg.Pool,
+    personal: PersonalData | None,
+    *,
+    return_id: str | None = None,
+    customer_id: str | None = None,
+) -> list[Message]:
+    """The outbox rows of a case or of a customer, oldest first, unsealed."""
+    if (return_id is None) == (customer_id is None):
+        raise ValueError("messages: give a return_id or a customer_id")
+    column = "return_id" if return_id is not None else "customer_id"
+    rows = await pool.fetch(
+        "select idempotency_key, return_id, customer_id, email, template, data, text, sealed, created_at"
+        f" from outbox where {column} = $1 order by created_at, idempotency_key",
+        return_id if return_id is not None else customer_id,
+    )
+    out: list[Message] = []
+    for r in rows:
+        fields = {"email": r["email"], "data": r["data"], "text": r["text"]}
+        erased = False
+        if r["sealed"] is not None:
+            if personal is None:
+                raise ValueError("outbox: sealed messages need the master keys to be read")
+            opened = await personal.open(r["sealed"], aad=_outbox_aad(r["idempotency_key"]))
+            if opened is None:
+                erased = True
+            else:
+                fields = opened
+        out.append(
+            Message(
+                idempotency_key=r["idempotency_key"],
+                return_id=r["return_id"],
+                customer_id=r["customer_id"],
+                email=fields["email"],
+                template=r["template"],
+                data=fields["data"],
+                text=fields["text"],
+                created_at=r["created_at"],
+                erased=erased,
+            )
+        )
+    return out

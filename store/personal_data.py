@@ -123,6 +123,12 @@ class PersonalData:
         self._by_owner: dict[str, _Cached] = {}
         self._by_key: dict[str, _Cached] = {}
 
+    @classmethod
+    def from_env(cls, pool: asyncpg.Pool, directory: Path | None = None) -> PersonalData | None:
+        """With the process's master keys (master_keyring()), or None when there are none."""
+        keyring = master_keyring(directory)
+        return cls(keyring, pool) if keyring else None
+
     # -- generic values (outbox rows, webhook payloads, idempotency answers) --
 
     async def seal(self, owner: str, value: JSON, *, aad: str = "") -> dict[str, str]:

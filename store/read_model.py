@@ -14,7 +14,8 @@ import asyncpg
 # The row is the domain's CaseSummary: one definition serves the workflow, the rebuild and SQL.
 from domain.customer import CUSTOMER_STREAM_PREFIX
 from domain.summary import CaseSummary as CaseRow
-from store.event_store import RIDER_FIRST_PARAM, Rider, StoredEvent, record_to_event
+from store.event_store import RIDER_FIRST_PARAM, Rider, StoredEvent, record_to_event, unseal
+from store.personal_data import PersonalData
 
 __all__ = [
     "CaseRow",
@@ -82,8 +83,11 @@ async def rebuild(
     pool: asyncpg.Pool,
     fold: Callable[[list[StoredEvent]], CaseRow | None],
     batch: int = 5000,
+    personal: PersonalData | None = None,
 ) -> int:
-    """Replace return_cases by folding every case's stream; returns rows written.
+    """Replace return_cases by folding every case's stream; returns rows written. Each stream is
+    unsealed first (`personal`, by default the process's master keys): an erased customer's
+    cases fold with their personal fields erased and every amount as it was.
 
     One transaction: readers keep the old table until commit, and appends that
     race with the rebuild wait on the truncate lock, then upsert on top.
@@ -91,6 +95,7 @@ async def rebuild(
     of an erased customer, opened before their erasure, gets the pseudonym of their tombstone
     instead of their id, as the erasure left its row.
     """
+    personal = personal if personal is not None else PersonalData.from_env(pool)
     written = 0
     pending: list[tuple[Any, ...]] = []
     current: list[StoredEvent] = []
@@ -106,7 +111,7 @@ async def rebuild(
 
         async def close_stream() -> None:
             if current:
-                row = fold(list(current))
+                row = fold(await unseal(personal, list(current)))
                 if row is not None:
                     pending.append(case_values(_as_erased(row, erased)))
                 current.clear()

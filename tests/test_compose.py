@@ -363,7 +363,13 @@ def test_api_service_serves_the_api_with_the_workers_settings(compose: Compose) 
     env = env_of(api)
     assert [name for name in env if name not in worker.ENV_VARS] == []
     worker_env = env_of(worker_service)
-    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "DATABASE_URL", "RETURNS_CODEC_KEYS"):
+    for name in (
+        "TEMPORAL_ADDRESS",
+        "TEMPORAL_NAMESPACE",
+        "DATABASE_URL",
+        "RETURNS_CODEC_KEYS",
+        "RETURNS_MASTER_KEYS",
+    ):
         assert env[name] == worker_env[name], name
     assert worker_env["RETURNS_API_PORT"] == "off"
     assert api["depends_on"][WORKER]["condition"] == "service_healthy"  # it migrated the database

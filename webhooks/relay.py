@@ -20,7 +20,8 @@ from collections import defaultdict
 import asyncpg
 
 from domain.customer import is_customer_stream
-from store.event_store import StoredEvent, advance_subscription, read_subscription, record_to_event
+from store.event_store import StoredEvent, advance_subscription, read_subscription, record_to_event, unseal
+from store.personal_data import PersonalData
 from webhooks.events import Recorded, payload_json, payloads
 
 SUBSCRIPTION = "webhooks"
@@ -50,18 +51,36 @@ on conflict (msg_id) do nothing
 """
 
 
-async def relay_once(pool: asyncpg.Pool, limit: int = 500) -> tuple[int, int]:
-    """One round: (events read, messages made)."""
+def payload_aad(msg_id: str) -> str:
+    """What a sealed webhook payload is bound to: its message."""
+    return f"webhook:{msg_id}"
+
+
+def _owner(stream: list[StoredEvent]) -> str | None:
+    """The customer of a case's stream (its case_assessed names them), whose key seals payloads."""
+    for e in stream:
+        if e.type == "case_assessed":
+            customer = e.data.get("request", {}).get("order", {}).get("customer", {})
+            return str(customer["id"]) if "id" in customer else None
+    return None
+
+
+async def relay_once(
+    pool: asyncpg.Pool, limit: int = 500, personal: PersonalData | None = None
+) -> tuple[int, int]:
+    """One round: (events read, messages made). `personal` (by default the process's master
+    keys) unseals the events and seals each message's payload under its customer's key."""
+    personal = personal if personal is not None else PersonalData.from_env(pool)
     async with pool.acquire() as conn, conn.transaction():
-        events = await read_subscription(conn, SUBSCRIPTION, limit)
+        events = await read_subscription(conn, SUBSCRIPTION, limit, personal)
         if not events:
             return 0, 0
-        made = await _fan_out(conn, events)
+        made = await _fan_out(conn, events, personal)
         await advance_subscription(conn, SUBSCRIPTION, events[-1])
     return len(events), made
 
 
-async def _fan_out(conn: asyncpg.Connection, events: list[StoredEvent]) -> int:
+async def _fan_out(conn: asyncpg.Connection, events: list[StoredEvent], personal: PersonalData | None) -> int:
     endpoints = await conn.fetch("select endpoint_id, event_types, created_at from webhook_endpoints")
     if not endpoints:
         return 0
@@ -82,6 +101,8 @@ async def _fan_out(conn: asyncpg.Connection, events: list[StoredEvent]) -> int:
     by_event = {str(e.event_id): e for e in events}
     columns: tuple[list[object], ...] = ([], [], [], [], [], [], [], [])
     for stream_id, stream in streams.items():
+        stream = await unseal(personal, stream)
+        owner = _owner(stream)
         recorded = [Recorded(str(s.event_id), s.stream_version, s.recorded_at, s.data) for s in stream]
         try:
             mapped = payloads(recorded, wanted)
@@ -95,17 +116,21 @@ async def _fan_out(conn: asyncpg.Connection, events: list[StoredEvent]) -> int:
                 types = ep["event_types"]
                 if (types and payload.type not in types) or event.recorded_at < ep["created_at"]:
                     continue
+                msg_id = message_id(ep["endpoint_id"], rec.event_id)
+                stored = body
+                if personal is not None and owner is not None:
+                    stored = await personal.seal(owner, body, aad=payload_aad(msg_id))
                 for column, value in zip(
                     columns,
                     (
-                        message_id(ep["endpoint_id"], rec.event_id),
+                        msg_id,
                         ep["endpoint_id"],
                         event.event_id,
                         payload.data.return_id,
                         event.transaction_id,
                         event.global_position,
                         payload.type,
-                        body,
+                        stored,
                     ),
                     strict=True,
                 ):

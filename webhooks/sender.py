@@ -32,7 +32,9 @@ import asyncpg
 import httpx
 
 from payload.codec import CodecError, Keyring
+from store.personal_data import PersonalData, is_sealed
 from webhooks.endpoints import disable, signing_secrets
+from webhooks.relay import payload_aad
 from webhooks.settings import WebhookSettings
 from webhooks.signing import sign
 
@@ -73,9 +75,41 @@ class Leased:
     secrets: tuple[str, ...]
 
 
-async def lease(pool: asyncpg.Pool, keyring: Keyring, settings: WebhookSettings, limit: int) -> list[Leased]:
+async def lease(
+    pool: asyncpg.Pool,
+    keyring: Keyring,
+    settings: WebhookSettings,
+    limit: int,
+    personal: PersonalData | None = None,
+) -> list[Leased]:
+    """Due messages, leased, with their payloads opened (the relay sealed them under the case's
+    customer's key: `personal`, by default the process's master keys). A message whose customer
+    was erased before it went out is never sent: it is marked failed, with nothing to send."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(_LEASE, limit, settings.lease)
+        if not rows:
+            return []
+        bodies: dict[str, Any] = {}
+        for r in rows:
+            payload = r["payload"]
+            if is_sealed(payload):
+                personal = personal or PersonalData.from_env(pool)
+                if personal is None:
+                    log.error(
+                        "webhooks: sealed payloads and no master keys (RETURNS_MASTER_KEYS); deliveries wait"
+                    )
+                    return []
+                payload = await personal.open(payload, aad=payload_aad(r["msg_id"]))
+                if payload is None:
+                    await conn.execute(
+                        "update webhook_messages set status = 'failed', leased_until = null"
+                        " where msg_id = $1",
+                        r["msg_id"],
+                    )
+                    log.warning("webhooks: %s not sent: its customer's personal data was erased", r["msg_id"])
+                    continue
+            bodies[r["msg_id"]] = payload
+        rows = [r for r in rows if r["msg_id"] in bodies]
         if not rows:
             return []
         ids = sorted({r["endpoint_id"] for r in rows})
@@ -94,7 +128,7 @@ async def lease(pool: asyncpg.Pool, keyring: Keyring, settings: WebhookSettings,
             msg_id=r["msg_id"],
             endpoint_id=r["endpoint_id"],
             url=urls.get(r["endpoint_id"], ""),
-            body=json.dumps(r["payload"], separators=(",", ":"), ensure_ascii=False),
+            body=json.dumps(bodies[r["msg_id"]], separators=(",", ":"), ensure_ascii=False),
             attempt=r["attempts"],
             first_attempt_at=r["first_attempt_at"],
             lease_id=r["lease_id"],
@@ -181,9 +215,11 @@ async def run_sender(
     settings: WebhookSettings,
     stop: asyncio.Event,
     wake: asyncio.Event | None = None,
+    personal: PersonalData | None = None,
 ) -> None:
     """Deliver until `stop`: up to settings.concurrency attempts in flight. `wake` (set by the
     relay of this process) cuts the wait for new messages short."""
+    personal = personal or PersonalData.from_env(pool)
     wake = wake or asyncio.Event()
     # httpx logs every request's URL at INFO; a shop's URL may carry a token of its own.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
@@ -195,7 +231,7 @@ async def run_sender(
             free = settings.concurrency - len(in_flight)
             if free > 0:
                 try:
-                    leased = await lease(pool, keyring, settings, free)
+                    leased = await lease(pool, keyring, settings, free, personal)
                     failures = 0
                 except Exception as e:  # the database away, mostly: never let the sender die quietly
                     failures += 1

@@ -13,6 +13,7 @@ import logging
 import asyncpg
 
 from payload.codec import Keyring
+from store.personal_data import PersonalData
 from webhooks.relay import relay_once
 from webhooks.sender import run_sender
 from webhooks.settings import WebhookSettings
@@ -25,9 +26,10 @@ async def run_relay(
 ) -> None:
     """Fan recorded events out into messages; poll every settings.poll_interval when idle."""
     failures = 0
+    personal = PersonalData.from_env(pool)  # one key cache for the loop
     while not stop.is_set():
         try:
-            read, made = await relay_once(pool, settings.relay_batch)
+            read, made = await relay_once(pool, settings.relay_batch, personal)
             failures = 0
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
             failures += 1

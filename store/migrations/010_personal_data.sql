@@ -36,3 +36,8 @@ revoke delete, truncate on erased_customers from returns_app;
 -- VACUUM FULL data_keys after an erasure (store.personal_data.vacuum_keys): the deleted key rows
 -- leave the table's files (a plain VACUUM may leave their bytes in free space).
 grant maintain on data_keys to returns_app;
+
+-- The outbox (the mail store for now): with sealing on, the e-mail address, template data and
+-- text are sealed under the customer's key in `sealed` ({key, ct}); the clear columns then hold
+-- the erased values (erased@erased.invalid, {}, ''). Rows written before stay as they were.
+alter table outbox add column sealed jsonb;

@@ -17,6 +17,7 @@ from api.problems import MEDIA_TYPE
 from api.server import serving
 from payload.codec import Keyring
 from returns_client import ReturnsClient
+from store.event_store import EventStore
 from tests.webhooks.conftest import running, wait_until
 from tests.webhooks.receiver import Receiver
 from tests.workflow.test_return_case import toner
@@ -152,14 +153,8 @@ async def test_cases_driven_over_http_reach_the_shop_in_order(
         await http.post(f"/v1/returns/{cancelled['return_id']}/cancel", headers=shop)
         want: dict[str, list[int]] = {}
         for req in (waived, cancelled):
-            stream = await session_pool.fetch(
-                "select event_id, stream_version, recorded_at, data from events where stream_id = $1"
-                " order by stream_version",
-                f"return-{req['return_id']}",
-            )
-            recorded = [
-                Recorded(str(s["event_id"]), s["stream_version"], s["recorded_at"], s["data"]) for s in stream
-            ]
+            stream = await EventStore(session_pool).read_stream(f"return-{req['return_id']}")
+            recorded = [Recorded(str(s.event_id), s.stream_version, s.recorded_at, s.data) for s in stream]
             want[req["return_id"]] = [
                 x.stream_version for x, _ in payloads(recorded, {x.event_id for x in recorded})
             ]

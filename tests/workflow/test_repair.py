@@ -17,7 +17,9 @@ from activities.effects import EffectActivities
 from domain.effects import RepairOrder
 from policies import DEFAULT_POLICY_FILE
 from returns_client import Refused, ReturnsClient
+from store import ledgers
 from store.event_store import EventStore
+from store.personal_data import PersonalData
 from tests.workflow.test_ops_visibility import attributes, details, eventually
 from tests.workflow.test_return_case import assert_consistent, ledger_count, toner
 from worker import build_worker
@@ -89,9 +91,9 @@ async def test_the_repair_order_is_placed_once_and_repair_completed_resolves_pay
     assert events.count("repair_order_placed") == events.count("repair_ordered") == 1
     for table in ("refunds", "store_credits", "replacement_orders"):
         assert await ledger_count(session_pool, table, rid) == 0
-    text = await session_pool.fetchval(
-        "select text from outbox where return_id = $1 and template = 'case_opened'", rid
-    )
+    # The outbox seals the text under the customer's key (store/personal_data.py).
+    sent = await ledgers.messages(session_pool, PersonalData.from_env(session_pool), return_id=rid)
+    text = next(m.text for m in sent if m.template == "case_opened")
     assert "kiezen tussen reparatie en vervanging" in text and "12 maanden" in text
 
 

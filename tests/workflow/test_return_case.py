@@ -19,7 +19,9 @@ from activities.event_store import fold_stored, row_of_stream
 from domain.request import InvalidRequest
 from domain.view import case_view
 from returns_client import CaseNotFound, Refused, ReturnsClient
+from store import ledgers
 from store.event_store import EventStore
+from store.personal_data import PersonalData
 from store.read_model import get_case
 from workflows.return_case import event_id
 
@@ -72,10 +74,11 @@ async def test_submit_answers_classified_view_with_first_message(
     assert view.items[0].photo_instructions == ["A photo of the error message or of the defect"]
     assert view.customer_messages == ["case_opened"]
     assert view.quote.total == view.quote.gross
-    row = await session_pool.fetchrow(
-        "select template, text from outbox where return_id = $1", req["return_id"]
+    [message] = await ledgers.messages(
+        session_pool, PersonalData.from_env(session_pool), return_id=req["return_id"]
     )
-    assert row["template"] == "case_opened" and "foto" in row["text"].lower()
+    assert message.template == "case_opened" and "foto" in message.text.lower()
+    assert message.email == req["order"]["customer"]["email"]
     await assert_consistent(returns, session_pool, req["return_id"])
 
 
