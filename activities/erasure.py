@@ -46,7 +46,7 @@ from domain.customer import (
 )
 from domain.personal import ERASED_EMAIL, ERASED_TEXT
 from store.event_store import EventStore, NewEvent
-from store.personal_data import vacuum_keys
+from store.personal_data import PersonalData, vacuum_keys
 from workflows.interface import workflow_id
 from workflows.search_attributes import CUSTOMER_ID
 
@@ -138,8 +138,10 @@ class ErasureActivities:
     def __init__(
         self, pool: asyncpg.Pool, keys: KeyStore | None = None, client: Client | None = None
     ) -> None:
+        """`keys`: the key store, by default the process's master keys (PersonalData.from_env);
+        none: nothing was sealed, so there is no key to delete."""
         self._pool = pool
-        self._keys = keys
+        self._keys: KeyStore | None = keys if keys is not None else PersonalData.from_env(pool)
         self._client = client  # tests may pass one; otherwise the worker's (activity.client())
 
     def _temporal(self) -> Client:

@@ -78,7 +78,7 @@ async def main(args: argparse.Namespace) -> int:
         print(json.dumps(summary.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return 0
     with database_dsns(settings) as (service_dsn, _):
-        pool = await create_pool(service_dsn, max_size=4)
+        pool = await create_pool(service_dsn, min_size=1, max_size=4)
         try:
             data = await export_customer(pool, EventStore(pool), customer_id)
         finally:

@@ -32,7 +32,8 @@ from worker import build_worker
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 T = TypeVar("T")
-KEYS = Keyring.parse(Keyring.generate("erasure-tests"))
+KEYS_TEXT = Keyring.generate("erasure-tests")  # RETURNS_CODEC_KEYS of the processes the tests start
+KEYS = Keyring.parse(KEYS_TEXT)
 
 
 @dataclass
