@@ -83,7 +83,7 @@ class EraseCustomerWorkflow:
             ErasureActivities.delete_executions,
             Executions(workflow_ids=erasable.workflow_ids),
             start_to_close_timeout=timedelta(minutes=15),
-            heartbeat_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=20),
             retry_policy=RETRY,
         )
         keys = await workflow.execute_activity_method(

@@ -107,6 +107,11 @@ async def closed(client: Client, workflow_id: str) -> bool:
     return status is not None and status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 
 
+def completed(stack: Stack, return_id: str) -> Callable[[], Awaitable[bool]]:
+    """A check for `until`: the case's workflow has finished (its effects done)."""
+    return lambda: closed(stack.client, stack.returns.case_id(return_id))
+
+
 def file_bytes(path: Path) -> bytes:
     """A file with its journal/WAL siblings (SQLite's -journal, -wal)."""
     return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")) if p.is_file())

@@ -6,7 +6,6 @@ event recorded; every stream still folds and the read model rebuilds to the same
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -17,7 +16,7 @@ from customers.erase import ErasureRefused, erase_customer
 from domain.customer import customer_event_from_json, customer_stream
 from store.event_store import EventStore
 from store.read_model import rebuild
-from tests.erasure.conftest import Stack, closed, execution_status, file_bytes, request, until
+from tests.erasure.conftest import Stack, completed, execution_status, file_bytes, request, until
 
 pytestmark = pytest.mark.slow  # a dev server; Temporal deletes executions in about 40 s
 
@@ -27,10 +26,6 @@ NAME, EMAIL, NOTE = "Erika Wisbaar", "erika.wisbaar@example.test", "Wisbare noti
 async def rows_of(pool: asyncpg.Pool, return_ids: list[str]) -> dict[str, dict[str, Any]]:
     rows = await pool.fetch("select * from return_cases where return_id = any($1::text[])", return_ids)
     return {r["return_id"]: {k: v for k, v in dict(r).items() if k != "updated_at"} for r in rows}
-
-
-def completed(stack: Stack, return_id: str) -> Callable[[], Awaitable[bool]]:
-    return lambda: closed(stack.client, stack.returns.case_id(return_id))
 
 
 async def three_cases(stack: Stack, customer_id: str) -> tuple[str, str, str]:
