@@ -8,7 +8,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from temporalio.service import RPCError
 
 from api import problems
@@ -16,6 +16,7 @@ from api.auth import Principal, require
 from api.problems import Problem, invalid
 from customers.erase import ErasureRefused, erase_customer
 from customers.export import CustomerExport, export_customer
+from domain.request import describe
 from returns_client import ReturnsClient
 from store.event_store import EventStore
 from workflows.erase_customer import ErasureSummary
@@ -25,7 +26,12 @@ OPS = require("ops")
 
 CustomerId = Annotated[
     str,
-    Path(min_length=1, max_length=100, description="the request's order.customer.id", examples=["C-42"]),
+    Path(
+        min_length=1,
+        max_length=100,
+        description="the request's order.customer.id",
+        examples=["C-EXAMPLE-ERASE"],
+    ),
 ]
 
 
@@ -37,6 +43,15 @@ class ErasureBody(BaseModel):
     )
 
     reason: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("reason")
+    @classmethod
+    def _text(cls, reason: str) -> str:
+        if "\x00" in reason:
+            raise ValueError("must not contain NUL characters")
+        if not reason.strip():
+            raise ValueError("must not be blank")
+        return reason
 
 
 problems.INVALID_PREFIX["erase"] = "invalid EraseCustomer"
@@ -66,14 +81,14 @@ async def erase(
     `customer_erased`. 409 naming the open cases while any is open (nothing changed). Again for
     an erased customer: 200, nothing more to do."""
     _no_nul(customer_id)
-    if not body.reason.strip():
-        raise invalid("invalid EraseCustomer: reason: must not be blank")
     rc: ReturnsClient = request.app.state.returns
     actor = principal.actor or f"api-key:{principal.key_id}"
     try:
         summary = await erase_customer(
             rc.client, customer_id, actor=actor, reason=body.reason, task_queue=rc.task_queue
         )
+    except ValidationError as e:
+        raise invalid(describe(e).replace("invalid request", "invalid EraseCustomer")) from None
     except ErasureRefused as e:
         raise Problem(409, str(e), open_cases=e.open_cases) from None
     except RPCError as e:

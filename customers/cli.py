@@ -36,12 +36,14 @@ def _fail(text: str) -> int:
 
 
 async def main(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
     from temporalio.client import Client
     from temporalio.service import RPCError
 
     from api.service import database_dsns
     from customers.erase import ErasureRefused, erase_customer
     from customers.export import export_customer
+    from domain.request import describe
     from payload.codec import CodecError
     from payload.converter import data_converter
     from returns_client.client import DEFAULT_ADDRESS
@@ -70,6 +72,8 @@ async def main(args: argparse.Namespace) -> int:
             summary = await erase_customer(
                 client, customer_id, actor=actor, reason=reason, task_queue=settings.task_queue
             )
+        except ValidationError as e:
+            return _fail(describe(e).replace("invalid request", "invalid EraseCustomer"))
         except ErasureRefused as e:
             return _fail(str(e))
         except RPCError as e:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
@@ -44,6 +44,14 @@ class EraseCustomer(BaseModel):
     customer_id: str = Field(min_length=1, max_length=100)
     actor: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _storable(self) -> EraseCustomer:
+        # PostgreSQL text holds no NUL: refused here, or a step would retry for ever.
+        for name in ("customer_id", "actor", "reason"):
+            if "\x00" in getattr(self, name) or not getattr(self, name).strip():
+                raise ValueError(f"{name}: must not be blank or contain NUL characters")
+        return self
 
 
 class ErasureSummary(BaseModel):
