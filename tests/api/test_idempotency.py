@@ -5,13 +5,16 @@ a stale first attempt is taken over; the same key for another body is a 422."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import asyncpg
 import httpx
 
 from api.idempotency import fingerprint
+from payload.codec import Keyring
 from returns_client import ReturnsClient
+from store.personal_data import MASTER_KEYS_ENV, PersonalData
 from tests.api.conftest import auth
 from tests.workflow.test_return_case import ledger_count, shipped_toner, toner
 
@@ -155,3 +158,34 @@ async def test_invalid_input_is_not_stored_so_the_key_may_be_used_again(
     long = await http.post(f"/v1/returns/{rid}/cancel", headers={**shop, "Idempotency-Key": "k" * 201})
     assert long.status_code == 422
     assert long.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+async def test_a_stored_answer_is_sealed_under_the_customers_key_and_gone_with_it(
+    http: httpx.AsyncClient, keys: dict[str, str], session_pool: asyncpg.Pool
+) -> None:
+    """A case's answer shows an override's reason (personal data): stored sealed, so erasing the
+    customer erases it too; a retry then learns the first answer is gone (410), nothing else."""
+    req = shipped_toner()
+    customer_id = req["order"]["customer"]["id"] = f"C-{uuid.uuid4().hex[:10]}"
+    rid, reason = req["return_id"], f"called {uuid.uuid4().hex}"
+    ops, k = auth(keys["ops"]), key()
+    assert (await http.post("/v1/returns", json=req, headers=auth(keys["webshop"]))).status_code == 201
+    body = {"type": "waive_photos", "reason": reason}
+    first = await http.post(f"/v1/returns/{rid}/overrides", json=body, headers={**ops, "Idempotency-Key": k})
+    assert first.status_code == 200 and first.json()["overrides"][0]["reason"] == reason
+    stored = await session_pool.fetchval("select response from api_idempotency where idempotency_key = $1", k)
+    assert set(stored) == {"key", "ct"} and reason not in json.dumps(stored)
+    again = await http.post(f"/v1/returns/{rid}/overrides", json=body, headers={**ops, "Idempotency-Key": k})
+    assert (again.status_code, again.json()) == (200, first.json())
+
+    await session_pool.execute(
+        "insert into erased_customers (customer_id, actor, reason) values ($1, 'ops:test', 'test')",
+        customer_id,
+    )
+    async with session_pool.acquire() as conn:  # the API serves in this process: its cache forgets too
+        assert await PersonalData(Keyring.parse(os.environ[MASTER_KEYS_ENV]), session_pool).forget(
+            conn, customer_id
+        )
+    gone = await http.post(f"/v1/returns/{rid}/overrides", json=body, headers={**ops, "Idempotency-Key": k})
+    assert gone.status_code == 410 and "erased" in gone.json()["detail"], gone.text
+    assert reason not in gone.text

