@@ -215,9 +215,10 @@ where erased_customers.erasure_id is distinct from excluded.erasure_id
         the address, data and text at their erased values and the sealed copy dropped (rows
         written before sealing held them in the clear); webhook payloads of the cases become a
         stub naming the event, and a message not yet sent fails (as the sender fails one whose
-        key is gone); stored API answers about the cases are deleted (a retry with such a key
-        finds the case gone). Photos are references inside the sealed events: no blob store
-        holds them yet, so there is nothing else to delete (counted as 0)."""
+        key is gone); stored API answers about the cases held in the clear (written before
+        sealing) are deleted; sealed ones become unreadable with the key (a retry answers 410).
+        Photos are references inside the sealed events: no blob store holds them yet, so there
+        is nothing else to delete (counted as 0)."""
         async with self._pool.acquire() as conn, conn.transaction():
             outbox = await conn.execute(
                 "update outbox set email = $2, data = '{}'::jsonb, text = $3, sealed = null"
