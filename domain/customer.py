@@ -53,6 +53,10 @@ class ErasureCounts(BaseModel):
     executions: int = 0  # Temporal executions deleted
     data_keys: int = 0  # the customer's data keys deleted (crypto-shredding)
 
+    def __add__(self, other: ErasureCounts) -> ErasureCounts:
+        """The counts of two (partial) runs of the steps together."""
+        return ErasureCounts(**{k: getattr(self, k) + getattr(other, k) for k in ErasureCounts.model_fields})
+
 
 class CustomerErased(BaseModel):
     """The audit record of an erasure (GDPR Art. 17): who, why, when, which cases, what was done."""

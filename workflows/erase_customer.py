@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         REFUSED,
         Cases,
         Customer,
+        Erasable,
         Erased,
         ErasureActivities,
         Executions,
@@ -80,33 +81,25 @@ class EraseCustomerWorkflow:
             start_to_close_timeout=STEP,
             retry_policy=RETRY,
         )
-        cases = Cases(customer_id=req.customer_id, pseudonym=tomb.pseudonym, return_ids=erasable.return_ids)
-        cleared = await workflow.execute_activity_method(
-            ErasureActivities.clear_personal_rows, cases, start_to_close_timeout=STEP, retry_policy=RETRY
-        )
-        anonymised = await workflow.execute_activity_method(
-            ErasureActivities.anonymise_rows, cases, start_to_close_timeout=STEP, retry_policy=RETRY
-        )
-        executions = await workflow.execute_activity_method(
-            ErasureActivities.delete_executions,
-            Executions(workflow_ids=erasable.workflow_ids),
-            start_to_close_timeout=timedelta(minutes=15),
-            heartbeat_timeout=timedelta(seconds=20),
-            retry_policy=RETRY,
-        )
+        counts = ErasureCounts()
+        while True:
+            counts = counts + await self._erase_cases(req.customer_id, tomb.pseudonym, erasable)
+            # A case of theirs opened meanwhile would be sealed under the key about to go: look
+            # again. Open: refused here (nothing of it touched, the keys kept; erase again once it
+            # closes). Closed already: its rows and execution go too, then the keys.
+            again = await workflow.execute_activity_method(
+                ErasureActivities.check_erasable, customer, start_to_close_timeout=STEP, retry_policy=RETRY
+            )
+            if set(again.workflow_ids) <= set(erasable.workflow_ids):
+                break
+            erasable = Erasable(
+                return_ids=sorted(set(erasable.return_ids) | set(again.return_ids)),
+                workflow_ids=sorted(set(erasable.workflow_ids) | set(again.workflow_ids)),
+            )
         keys = await workflow.execute_activity_method(
             ErasureActivities.forget_keys, customer, start_to_close_timeout=STEP, retry_policy=RETRY
         )
-        counts = ErasureCounts(
-            **{
-                **cleared.model_dump(exclude={"cases", "store_credits", "balances"}),
-                "cases": anonymised.cases,
-                "store_credits": anonymised.store_credits,
-                "balances": anonymised.balances,
-                "executions": executions,
-                "data_keys": keys,
-            }
-        )
+        counts = counts + ErasureCounts(data_keys=keys)
         erased = Erased(
             customer_id=req.customer_id,
             erasure_id=erasure_id,
@@ -128,3 +121,21 @@ class EraseCustomerWorkflow:
             counts=counts,
             recorded=recorded,
         )
+
+    async def _erase_cases(self, customer_id: str, pseudonym: str, erasable: Erasable) -> ErasureCounts:
+        """Steps 3 to 5 for these cases: personal rows cleared, rows anonymised, executions gone."""
+        cases = Cases(customer_id=customer_id, pseudonym=pseudonym, return_ids=erasable.return_ids)
+        cleared = await workflow.execute_activity_method(
+            ErasureActivities.clear_personal_rows, cases, start_to_close_timeout=STEP, retry_policy=RETRY
+        )
+        anonymised = await workflow.execute_activity_method(
+            ErasureActivities.anonymise_rows, cases, start_to_close_timeout=STEP, retry_policy=RETRY
+        )
+        executions = await workflow.execute_activity_method(
+            ErasureActivities.delete_executions,
+            Executions(workflow_ids=erasable.workflow_ids),
+            start_to_close_timeout=timedelta(minutes=15),
+            heartbeat_timeout=timedelta(seconds=20),
+            retry_policy=RETRY,
+        )
+        return cleared + anonymised + ErasureCounts(executions=executions)
