@@ -121,7 +121,6 @@ class PersonalData:
         self._pool = pool
         self._ttl = ttl
         self._clock = clock
-        self._by_owner: dict[str, _Cached] = {}
         self._by_key: dict[str, _Cached] = {}
         _LIVE.add(self)
 
@@ -189,17 +188,18 @@ class PersonalData:
         return [r["key_id"] for r in rows]
 
     async def forget(self, conn: Db, customer_id: str) -> int:
-        """Delete every data key of the customer (erasure): their sealed data reads as erased from
-        then on (in every cipher of this process at once; in other processes once their cache
-        entry expires, within `ttl`). Needs the
-        erasure's tombstone (erased_customers) first, where the last generation is noted so a
+        """Delete the customer's data keys made before their erasure's tombstone (erased_customers,
+        required first): everything sealed under them reads as erased from then on, in every
+        cipher of this process at once, in other processes once their cache entry expires (within
+        `ttl`; none of them seals with a condemned key meanwhile: the key to seal with is always
+        asked of the database). A key made after the tombstone (the customer came back during
+        the erasure) stays. The last generation deleted is noted in the tombstone, so a
         returning customer never gets an erased key's id again. Returns the keys deleted; 0 on a
         repeat. Physically removing the deleted rows is vacuum_keys()."""
         rows = await conn.fetch(
-            """
+            f"""
             with gone as (
-                delete from data_keys
-                where customer_id = $1 and exists (select from erased_customers where customer_id = $1)
+                delete from data_keys d where d.customer_id = $1 and {_CONDEMNED}
                 returning key_id, generation
             ),
             noted as (
@@ -222,7 +222,6 @@ class PersonalData:
         for cipher in list(_LIVE):  # every cipher of this process forgets at once
             for r in rows:
                 cipher._by_key.pop(r["key_id"], None)
-            cipher._by_owner.pop(customer_id, None)
         return len(rows)
 
     async def rewrap(self, conn: Db | None = None) -> int:
@@ -248,10 +247,9 @@ class PersonalData:
     # -- internals --
 
     async def _current_key(self, owner: str) -> tuple[str, bytes]:
+        """The key to seal with now: asked of the database every time (one round trip), never
+        from a cache, since an erasure in another process may have condemned the cached one."""
         now = self._clock()
-        cached = self._by_owner.get(owner)
-        if cached is not None and cached.dek is not None and cached.until > now:
-            return cached.key_id, cached.dek
         # One round trip for a known customer, two for a new one (plus one on a lost race).
         row = await self._pool.fetchrow(_CURRENT_OR_NEXT, owner)
         if row["key_id"] is None:
@@ -270,10 +268,11 @@ class PersonalData:
             row = made or await self._pool.fetchrow(_CURRENT_OR_NEXT, owner)  # a racing writer's
             if row is None or row["key_id"] is None:
                 raise PersonalDataError(f"{owner}: data key {key_id} vanished as it was made")
+        cached = self._by_key.get(row["key_id"])
+        if cached is not None and cached.dek is not None and cached.until > now:
+            return row["key_id"], cached.dek
         dek = self._unwrap(row["key_id"], row["kek_id"], row["wrapped"])
-        entry = _Cached(row["key_id"], dek, now + self._ttl)
-        self._by_owner[owner] = entry
-        self._by_key[row["key_id"]] = entry
+        self._by_key[row["key_id"]] = _Cached(row["key_id"], dek, now + self._ttl)
         return row["key_id"], dek
 
     async def _dek(self, key_id: str) -> bytes | None:
@@ -301,8 +300,14 @@ class PersonalData:
 
 _LIVE: weakref.WeakSet[PersonalData] = weakref.WeakSet()
 
-# The customer's current key, and the generation a new one would get.
-_CURRENT_OR_NEXT = """
+# The customer's current key, and the generation a new one would get. A key made before the
+# customer's latest erasure (its tombstone) is condemned: never sealed with again, and deleted by
+# forget(); a customer who comes back meanwhile gets the next generation, which survives it.
+_CONDEMNED = (
+    "exists (select from erased_customers e where e.customer_id = $1 and d.created_at <= e.erased_at)"
+)
+
+_CURRENT_OR_NEXT = f"""
 select k.key_id, k.wrapped, k.kek_id,
        1 + greatest(
            coalesce((select max(generation) from data_keys where customer_id = $1), 0),
@@ -310,7 +315,9 @@ select k.key_id, k.wrapped, k.kek_id,
        ) as next
 from (select) as one
 left join lateral (
-    select key_id, wrapped, kek_id from data_keys where customer_id = $1 order by generation desc limit 1
+    select key_id, wrapped, kek_id from data_keys d
+    where d.customer_id = $1 and not {_CONDEMNED}
+    order by generation desc limit 1
 ) as k on true
 """
 

@@ -249,3 +249,22 @@ def test_master_keys_the_embedded_stack_makes_once_and_an_external_database_requ
     monkeypatch.setenv(MASTER_KEYS_ENV, "k1:not-base64")
     with pytest.raises(PersonalDataError, match=f"{MASTER_KEYS_ENV}: key 'k1' is not valid base64"):
         master_keys_for(_settings(tmp_path, None))
+
+
+async def test_a_customer_back_during_their_erasure_gets_a_key_the_erasure_does_not_delete(
+    app_pool: asyncpg.Pool,
+) -> None:
+    """The tombstone condemns the keys made before it: no process seals with them again (even
+    one that used the key a moment ago), and forget() deletes only them."""
+    pd, other_process = PersonalData(KEYS, app_pool), PersonalData(KEYS, app_pool)
+    c = _customer()
+    old = await pd.seal(c, "old case")
+    assert (await other_process.seal(c, "warm"))["key"] == f"{c}/1"
+    await _tombstone(app_pool, c)
+    new = await other_process.seal(c, "new case, opened during the erasure")
+    assert new["key"] == f"{c}/2"
+    async with app_pool.acquire() as conn:
+        assert await pd.forget(conn, c) == 1
+        assert await pd.keys_of(conn, c) == [f"{c}/2"]
+    assert await pd.open(old) is None
+    assert await PersonalData(KEYS, app_pool).open(new) == "new case, opened during the erasure"
