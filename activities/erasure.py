@@ -7,9 +7,8 @@ twice. The workflow (workflows/erase_customer.py) runs them in this order:
 3. clear_personal_rows stored mails (outbox), webhook payloads, stored API answers of the cases
 4. anonymise_rows      read model and ledgers: customer id -> pseudonym, amounts kept
 5. delete_executions   the cases' Temporal executions, until the server says not found
-   check_erasable again: a case opened meanwhile (its data under the same key) is refused
-   while open, or goes through steps 3 to 5 too once closed
-6. forget_keys         the customer's data keys: every sealed field becomes unreadable
+6. forget_keys         the customer's data keys made before the tombstone: every field sealed
+                       under them becomes unreadable (a case opened meanwhile has a new key)
 7. record_erased       the audited `customer_erased` event on stream customer-<id>
 
 The keys go last of the data steps: steps 3 to 5 may still need the clear data (today they do
