@@ -23,8 +23,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.effects import EffectActivities
+from activities.erasure import ErasureActivities
 from activities.event_store import EventStoreActivities
 from activities.policy import PolicyActivities
+from activities.retention import RetentionActivities
+from customers.retention import RetentionSettingError, ensure_retention_schedule, retention_days
 from payload.codec import (
     KEYS_ENV,
     PLAINTEXT_ENV,
@@ -46,7 +49,9 @@ from store.personal_data import (
     ensure_master_key_file,
     master_keyring,
 )
+from workflows.erase_customer import EraseCustomerWorkflow
 from workflows.interface import TASK_QUEUE
+from workflows.retention_sweep import RetentionSweepWorkflow
 from workflows.return_case import ReturnCaseWorkflow
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
@@ -76,6 +81,8 @@ ENV_VARS = {
     "RETURNS_WEBHOOKS": "1 (default): the HTTP API's process also delivers webhooks; 0: it does not "
     "(run python -m api webhooks run elsewhere)",
     "RETURNS_WEBHOOK_TIMEOUT": "seconds one webhook delivery attempt may take (default 10)",
+    "RETURNS_PERSONAL_DATA_RETENTION_DAYS": "erase a customer this many days after their last case closed "
+    "(Temporal schedule personal-data-retention, daily); unset: no automatic erasure",
 }
 
 
@@ -178,15 +185,18 @@ def build_worker(
     task_queue: str = TASK_QUEUE,
     effects: EffectActivities | None = None,
     store: EventStoreActivities | None = None,
+    erasure: ErasureActivities | None = None,
 ) -> Worker:
-    """The one place that wires the workflow to its activities (worker, simulator and tests)."""
+    """The one place that wires the workflows to their activities (worker, simulator and tests)."""
     store = store or EventStoreActivities(EventStore(pool))
     effects = effects or EffectActivities(pool)
     policy = PolicyActivities(policy_file)
+    erasure = erasure or ErasureActivities(pool)
+    retention = RetentionActivities(pool)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ReturnCaseWorkflow],
+        workflows=[ReturnCaseWorkflow, EraseCustomerWorkflow, RetentionSweepWorkflow],
         activities=[
             store.append_events,
             store.append_events_once,
@@ -197,6 +207,14 @@ def build_worker(
             effects.order_repair,
             effects.revoke_licence,
             effects.send_message,
+            erasure.check_erasable,
+            erasure.record_tombstone,
+            erasure.clear_personal_rows,
+            erasure.anonymise_rows,
+            erasure.delete_executions,
+            erasure.forget_keys,
+            erasure.record_erased,
+            retention.expired_customers,
         ],
         # On SIGTERM running effects get time to finish; the server retries any that do not.
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -275,8 +293,14 @@ async def main(settings: Settings) -> None:
     except (ConfigError, CodecError, PersonalDataError) as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    try:
+        retention = retention_days()
+    except RetentionSettingError as e:
+        print(f"worker: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     async with service(settings) as (client, pool, notes), http_api(settings, client, pool, keyring) as url:
         worker = build_worker(client, pool, settings.policy_file, settings.task_queue)
+        notes.append(await ensure_retention_schedule(client, retention, settings.task_queue))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,6 +7,8 @@
     python -m api openapi > openapi.json
     python -m api webhooks add URL [--event TYPE ...]    # and list, rotate, disable, enable,
                                                          # delete, redeliver, deliveries, run
+    python -m api customers erase C-42 --actor ops:anna --reason "..."   # GDPR Art. 17
+    python -m api customers export C-42                                  # GDPR Art. 15, 20
     python -m api personal-data rewrap                   # (and status) master key rotation
 
 Keys are written as the database owner: DATABASE_ADMIN_URL, else DATABASE_URL, else the
@@ -24,6 +26,7 @@ from typing import Any
 
 from api import personal_data_cli
 from api.keys import ROLES, KeyError_, create_key, list_keys, revoke_key
+from customers import cli as customers_cli
 from webhooks import cli as webhooks_cli
 
 
@@ -44,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
     ksub.add_parser("list", help="the keys (never their secrets)")
     sub.add_parser("openapi", help="print the OpenAPI document (the committed openapi.json)")
     webhooks_cli.add_parser(sub)
+    customers_cli.add_parser(sub)
     personal_data_cli.add_parser(sub)
     return p
 
@@ -119,6 +123,8 @@ def main(argv: list[str]) -> int:
         return 0
     if args.command == "webhooks":
         return asyncio.run(webhooks_cli.main(args))
+    if args.command == "customers":
+        return asyncio.run(customers_cli.main(args))
     if args.command == "personal-data":
         return asyncio.run(personal_data_cli.main(args))
     return asyncio.run(_keys(args))

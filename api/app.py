@@ -23,6 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from api import problems
 from api.limits import DEFAULT_MAX_BODY, MaxBodySize
 from api.returns import router as returns_router
+from customers.api import router as customers_router
 from domain.request import ReturnRequest
 from payload.codec import Keyring
 from returns_client import ReturnsClient
@@ -38,7 +39,7 @@ VERSION = "1.0.0"
 Background = Callable[[FastAPI], Awaitable[None]]
 
 # The routers every app serves; a capability adds its own here.
-ROUTERS: list[APIRouter] = [returns_router, webhooks_api.router]
+ROUTERS: list[APIRouter] = [returns_router, webhooks_api.router, customers_router]
 
 
 @dataclass

@@ -141,6 +141,10 @@ def start_temporal_dev_server(
         "--ui-port", str(ui_port),
         "--namespace", "default",
         "--log-level", "warn",
+        # Deleted executions (an erased customer's cases, expired ones) leave no bytes behind in
+        # the database file: SQLite zeroes freed content. The CLI takes any pragma without a
+        # word, so tests/stack checks the effect.
+        "--sqlite-pragma", "secure_delete=on",
     ]  # fmt: skip
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)

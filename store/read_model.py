@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 # The row is the domain's CaseSummary: one definition serves the workflow, the rebuild and SQL.
+from domain.customer import CUSTOMER_STREAM_PREFIX
 from domain.summary import CaseSummary as CaseRow
 from store.event_store import RIDER_FIRST_PARAM, Rider, StoredEvent, record_to_event, unseal
 from store.personal_data import PersonalData
@@ -121,12 +122,15 @@ async def rebuild(
     batch: int = 5000,
     personal: PersonalData | None = None,
 ) -> int:
-    """Replace return_cases by folding every stream; returns rows written. Each stream is
+    """Replace return_cases by folding every case's stream; returns rows written. Each stream is
     unsealed first (`personal`, by default the process's master keys): an erased customer's
     cases fold with their personal fields erased and every amount as it was.
 
     One transaction: readers keep the old table until commit, and appends that
     race with the rebuild wait on the truncate lock, then upsert on top.
+    Customer streams (`customer-<id>`: customer_erased) are not cases and are skipped. A case
+    of an erased customer, opened before their erasure, gets the pseudonym of their tombstone
+    instead of their id, as the erasure left its row.
     """
     personal = personal if personal is not None else PersonalData.from_env(pool)
     written = 0
@@ -146,15 +150,23 @@ async def rebuild(
             if current:
                 row = fold(await unseal(personal, list(current)))
                 if row is not None:
-                    pending.append(case_values(row))
+                    pending.append(case_values(_as_erased(row, erased)))
                 current.clear()
             if len(pending) >= batch:
                 await flush()
 
         await conn.execute("truncate return_cases")
+        erased = {
+            r["customer_id"]: (r["pseudonym"], r["erased_at"])
+            for r in await conn.fetch(
+                "select customer_id, pseudonym, erased_at from erased_customers where pseudonym is not null"
+            )
+        }
         # Server-side cursor: memory stays bounded by one stream plus a batch.
         async for rec in conn.cursor(
-            "select * from events order by stream_id, stream_version", prefetch=batch
+            "select * from events where not starts_with(stream_id, $1) order by stream_id, stream_version",
+            CUSTOMER_STREAM_PREFIX,
+            prefetch=batch,
         ):
             if current and current[-1].stream_id != rec["stream_id"]:
                 await close_stream()
@@ -162,3 +174,10 @@ async def rebuild(
         await close_stream()
         await flush()
     return written
+
+
+def _as_erased(row: CaseRow, erased: dict[str, tuple[str, datetime]]) -> CaseRow:
+    tomb = erased.get(row.customer_id)
+    if tomb is None or row.opened_at > tomb[1]:
+        return row
+    return row.model_copy(update={"customer_id": tomb[0]})

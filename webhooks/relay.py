@@ -19,6 +19,7 @@ from collections import defaultdict
 
 import asyncpg
 
+from domain.customer import is_customer_stream
 from store.event_store import StoredEvent, advance_subscription, read_subscription, record_to_event, unseal
 from store.personal_data import PersonalData
 from webhooks.events import Recorded, payload_json, payloads
@@ -85,7 +86,8 @@ async def _fan_out(conn: asyncpg.Connection, events: list[StoredEvent], personal
         return 0
     # Only events some endpoint was registered for (recorded after it) are mapped at all.
     since = min(ep["created_at"] for ep in endpoints)
-    events = [e for e in events if e.recorded_at >= since]
+    # Customer streams (customer_erased) are not cases: no webhook is made of them.
+    events = [e for e in events if e.recorded_at >= since and not is_customer_stream(e.stream_id)]
     upto: dict[str, int] = {}
     for e in events:
         upto[e.stream_id] = max(upto.get(e.stream_id, 0), e.stream_version)

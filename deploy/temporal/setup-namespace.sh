@@ -8,7 +8,9 @@
 set -eu
 
 : "${TEMPORAL_ADDRESS:?}" "${TEMPORAL_NAMESPACE:?}" "${SEARCH_ATTRIBUTES:?}"
-RETENTION=${NAMESPACE_RETENTION:-30d}
+# How long Temporal keeps a closed case's history (docs/customer-data.md): PostgreSQL is the
+# business record, so days, not years. An existing namespace is set to it too.
+RETENTION=${NAMESPACE_RETENTION:-7d}
 WAIT_SECONDS=${WAIT_SECONDS:-120}
 
 waited=0
@@ -33,6 +35,7 @@ wait_for "the frontend at $TEMPORAL_ADDRESS" cli operator cluster health
 
 if cli operator namespace describe --namespace "$TEMPORAL_NAMESPACE" >/dev/null 2>&1; then
   echo "temporal-namespace: namespace $TEMPORAL_NAMESPACE exists"
+  cli operator namespace update --namespace "$TEMPORAL_NAMESPACE" --retention "$RETENTION"
 else
   cli operator namespace create --namespace "$TEMPORAL_NAMESPACE" --retention "$RETENTION"
 fi

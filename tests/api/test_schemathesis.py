@@ -41,6 +41,9 @@ ROLE_OF = {
     "webhooks_rotate_secret": "webshop",
     "webhooks_redeliver": "ops",
     "webhooks_deliveries": "webshop",
+    # /v1/customers (ops): customers the session's cases do not have (no case, nothing deleted)
+    "erase": "ops",
+    "export": "ops",
 }
 
 
