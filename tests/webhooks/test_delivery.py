@@ -4,6 +4,7 @@ HTTP receiver verifying every request with the `standardwebhooks` package."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -278,6 +279,14 @@ async def test_redelivery_from_a_position_of_the_log(wh_pool: asyncpg.Pool, keyr
     async with running(wh_pool, keyring):
         await append_all(wh_pool, cases)
         await wait_until(lambda: len(receiver.received) == len(want), what="the first delivery")
+        # The sender records an attempt after the receiver answered: wait for the last record.
+        deadline = time.monotonic() + 30
+        while await wh_pool.fetchval(
+            "select count(*) from webhook_messages where endpoint_id = $1 and status = 'delivered'",
+            endpoint_id,
+        ) < len(want):
+            assert time.monotonic() < deadline, "the log never recorded every delivery"
+            await asyncio.sleep(0.05)
         async with wh_pool.acquire() as conn:
             log = await list_deliveries(conn, endpoint_id=endpoint_id, return_id=return_id, limit=2)
             assert log.next_cursor is not None
