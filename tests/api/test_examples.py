@@ -177,6 +177,9 @@ def _request_file(tmp_path: Path) -> tuple[str, Path]:
     return_id = f"R-EX-{uuid.uuid4().hex[:8]}"
     request = json.loads((EXAMPLES / "toner.json").read_text())
     request["return_id"] = return_id
+    # The case starts two days after delivery whatever the test server's clock says (other
+    # tests skip its time far ahead): within the window, so the toner's first answer is fixed.
+    request["requested_at"] = "2026-09-10T10:00:00+02:00"
     path = tmp_path / "request.json"
     path.write_text(json.dumps(request))
     return return_id, path
