@@ -100,7 +100,11 @@ async def test_a_deleted_execution_leaves_no_bytes_in_the_database_file(tmp_path
             "NoSuchWorkflow", marker.decode(), id="erase-me", task_queue="nobody"
         )
         await wf.terminate()
-        assert marker in db.read_bytes()
+        # The control: the input is in the file in the clear (the write may land a moment late).
+        deadline = time.monotonic() + 60
+        while marker not in db.read_bytes():
+            assert time.monotonic() < deadline, "the control marker never reached the database file"
+            await asyncio.sleep(0.5)
         await client.workflow_service.delete_workflow_execution(
             DeleteWorkflowExecutionRequest(
                 namespace="default", workflow_execution=WorkflowExecution(workflow_id="erase-me")
