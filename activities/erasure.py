@@ -298,7 +298,8 @@ where erased_customers.erasure_id is distinct from excluded.erasure_id
     @activity.defn
     async def delete_executions(self, e: Executions) -> int:
         """Delete each closed execution and wait until the server answers not found (deletion is
-        asynchronous: about 35-45 s on the dev server). Returns how many were there."""
+        asynchronous: a few seconds on the embedded dev server, up to about 40 s on a server with the
+        default 30 s acknowledgement interval). Returns how many were there."""
         client = self._temporal()
         deleted = 0
         pending = set(e.workflow_ids)

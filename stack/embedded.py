@@ -145,6 +145,11 @@ def start_temporal_dev_server(
         # the database file: SQLite zeroes freed content. The CLI takes any pragma without a
         # word, so tests/stack checks the effect.
         "--sqlite-pragma", "secure_delete=on",
+        # A deletion (erasure) waits until the transfer and visibility queues have acknowledged
+        # the execution's close; the default 30 s between acknowledgements made every erasure
+        # take 35-45 s. Each second: about 4 s, for one small write of shard info per second.
+        "--dynamic-config-value", 'history.transferProcessorUpdateAckInterval="1s"',
+        "--dynamic-config-value", 'history.visibilityProcessorUpdateAckInterval="1s"',
     ]  # fmt: skip
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)

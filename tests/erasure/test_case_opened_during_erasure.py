@@ -17,7 +17,7 @@ from store.event_store import EventStore
 from tests.erasure.conftest import Stack, completed, request, until
 from worker import build_worker
 
-pytestmark = pytest.mark.slow  # a dev server; Temporal deletes executions in about 40 s
+pytestmark = pytest.mark.slow  # a dev server; Temporal deletes executions asynchronously
 
 
 class OpensACaseMeanwhile(ErasureActivities):

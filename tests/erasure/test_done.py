@@ -25,7 +25,7 @@ from store.ledgers import messages
 from tests.api.conftest import api_cli, auth
 from tests.erasure.conftest import KEYS, KEYS_TEXT, Stack, closed, file_bytes, request, tree_bytes, until
 
-pytestmark = pytest.mark.slow  # a dev server, uvicorn, CLI processes; Temporal deletes in ~40 s
+pytestmark = pytest.mark.slow  # a dev server, uvicorn, CLI processes; Temporal deletes asynchronously
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from store.event_store import EventStore
 from store.read_model import rebuild
 from tests.erasure.conftest import Stack, completed, execution_status, file_bytes, request, until
 
-pytestmark = pytest.mark.slow  # a dev server; Temporal deletes executions in about 40 s
+pytestmark = pytest.mark.slow  # a dev server; Temporal deletes executions asynchronously
 
 NAME, EMAIL, NOTE = "Erika Wisbaar", "erika.wisbaar@example.test", "Wisbare notitie over de toner"
 

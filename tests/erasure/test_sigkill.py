@@ -22,7 +22,7 @@ from tests.erasure.conftest import KEYS_TEXT, Stack, completed, execution_status
 from worker import build_worker
 from workflows.erase_customer import ERASE_WORKFLOW, EraseCustomer, ErasureSummary, erase_workflow_id
 
-pytestmark = pytest.mark.slow  # a worker process, a kill, Temporal's deletion (~40 s) and a retry
+pytestmark = pytest.mark.slow  # a worker process, a kill, Temporal's asynchronous deletion and a retry
 
 
 async def test_an_erasure_killed_half_way_completes_on_another_worker(stack: Stack) -> None:
