@@ -133,11 +133,15 @@ def key_file(directory: Path | None = None) -> Path:
 
 
 def ensure_key_file(directory: Path) -> Path:
-    """The embedded stack's key: made once per data dir, readable by its owner only, so a
-    newcomer's local cases are encrypted too and starter.py in the same checkout finds it."""
-    path = key_file(directory)
+    """The embedded stack's key: made once per data dir, so a newcomer's local cases are
+    encrypted too and starter.py in the same checkout finds it."""
+    return ensure_keyring_file(key_file(directory))
+
+
+def ensure_keyring_file(path: Path) -> Path:
+    """A file holding one new key (`Keyring.generate`), made once, readable by its owner only."""
     if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process of this stack made it just now

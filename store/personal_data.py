@@ -38,7 +38,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.personal import put_personal, take_personal
-from payload.codec import CodecError, Keyring, data_dir
+from payload.codec import CodecError, Keyring, data_dir, ensure_keyring_file
 
 MASTER_KEYS_ENV = "RETURNS_MASTER_KEYS"
 MASTER_KEY_FILE = "master-keys"  # in the data dir
@@ -78,16 +78,7 @@ def master_keyring(directory: Path | None = None) -> Keyring:
 
 def ensure_master_key_file(directory: Path) -> Path:
     """The embedded stack's master key: made once per data dir, readable by its owner only."""
-    path = master_key_file(directory)
-    if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process of this stack made it just now
-            return path
-        with os.fdopen(fd, "w") as f:
-            f.write(Keyring.generate(f"local-{secrets.token_hex(4)}") + "\n")
-    return path
+    return ensure_keyring_file(master_key_file(directory))
 
 
 def is_sealed(value: object) -> bool:
