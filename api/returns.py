@@ -294,13 +294,15 @@ async def status(
 async def _status(request: Request, rc: ReturnsClient, return_id: str) -> CaseView:
     """A closed case is its stored stream: late facts (returns_client.late) are appended there
     after its workflow completed, and a query of the completed workflow would not show them.
-    An open case asks its workflow."""
+    An open case (or an erased customer's) asks its workflow."""
     pool: asyncpg.Pool = request.app.state.pool
     try:
         row = await read_model.get_case(pool, return_id)
         if row is not None and row.closed_at is not None:
             case = await stored_case(pool, rc.case_id(return_id))
-            if case is not None:
+            # An erased customer's row carries their pseudonym: their cases are not served from
+            # the store (nor, their executions deleted, from Temporal).
+            if case is not None and case.request.order.customer.id == row.customer_id:
                 return case_view(case)
     except (OSError, asyncpg.PostgresConnectionError):
         pass  # the database is away: the workflow still answers (without later facts)

@@ -12,7 +12,9 @@ import asyncpg
 import pytest
 
 from activities.erasure import Cases, ErasureActivities
+from customers.export import export_customer
 from store import ledgers
+from store.event_store import EventStore
 from store_credit import ledger
 
 
@@ -115,3 +117,13 @@ async def test_an_erasure_moves_the_redemptions_with_the_credit(session_pool: as
     # Retried: nothing moves twice.
     await erasure.anonymise_rows(Cases(customer_id=customer, pseudonym=pseudonym, return_ids=[rid]))
     assert await ledger.balance_of(pool, pseudonym) == Decimal("7.50")
+
+
+async def test_the_customers_export_lists_their_redemptions(session_pool: asyncpg.Pool) -> None:
+    pool = session_pool
+    customer = _id("C")
+    await granted(pool, customer, "20.00")
+    await ledger.redeem(pool, customer, Decimal("12.50"), "SHOP-1")
+    data = await export_customer(pool, EventStore(pool), customer)
+    assert data.store_credit_balance == Decimal("7.50")
+    assert [(r["amount"], r["reference"]) for r in data.store_credit_redemptions] == [("12.50", "SHOP-1")]
