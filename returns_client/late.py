@@ -83,7 +83,7 @@ def _completed(e: BaseException) -> bool:
     """An update the workflow never took because it completed first."""
     seen: BaseException | None = e
     while seen is not None:
-        if "completed" in str(seen).lower():
+        if "already completed" in str(seen).lower():
             return True
         seen = seen.__cause__
     return False
