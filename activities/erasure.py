@@ -273,9 +273,17 @@ where erased_customers.erasure_id is distinct from excluded.erasure_id
                 c.pseudonym,
                 c.customer_id,
             )
+            # The customer's redemptions of that credit go with it (the shop's references stay),
+            # so each balance stays its grants less its redemptions.
+            redeemed = await conn.fetch(
+                "update store_credit_redemptions set customer_id = $2"
+                " where customer_id = $1 returning amount",
+                c.customer_id,
+                c.pseudonym,
+            )
             balances = 0
-            if moved:
-                amount = sum(r["amount"] for r in moved)
+            if moved or redeemed:
+                amount = sum(r["amount"] for r in moved) - sum(r["amount"] for r in redeemed)
                 await conn.execute(
                     "update customer_balances set balance = balance - $2 where customer_id = $1",
                     c.customer_id,

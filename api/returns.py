@@ -17,18 +17,20 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from temporalio.service import RPCError
 
 from api import idempotency, problems
 from api.auth import Principal, require
 from api.problems import Problem, invalid
+from domain import commands as cmd
 from domain.assessment import AcceptKind
 from domain.case import Status
 from domain.events import OverrideType
-from domain.request import InvalidRequest, Resolution, parse_request
-from domain.view import CaseView
+from domain.request import InvalidRequest, Resolution, describe, parse_request
+from domain.view import CaseView, case_view
 from returns_client import CaseNotFound, PayloadKeyError, Refused, ReturnsClient
+from returns_client.late import record_fact, stored_case
 from store import read_model
 from store.read_model import CaseRow
 
@@ -146,6 +148,12 @@ class OverrideBody(_Body):
     resolution: Resolution | None = None
 
 
+class ReplacementOrderBody(_Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"order_id": "SHOP-9001"}]})
+
+    order_id: str = Field(min_length=1, max_length=100, description="the shop's order for the replacement")
+
+
 class CasePage(BaseModel):
     items: list[CaseRow]  # the read model's row (domain.summary.CaseSummary)
     next_cursor: str | None
@@ -161,6 +169,7 @@ problems.INVALID_PREFIX.update(
         "repair": "invalid CompleteRepair",
         "cancel": "invalid CancelCase",
         "overrides": "invalid ApplyOverride",
+        "replacement_order": "invalid ConfirmReplacementOrder",
     }
 )
 
@@ -278,8 +287,26 @@ async def status(
     request: Request, return_id: ReturnId, principal: Annotated[Principal, Depends(ANY_ROLE)]
 ) -> JSONResponse:
     rc = _client(request)
-    code, body = await _answer(rc, return_id, rc.status(return_id))
+    code, body = await _answer(rc, return_id, _status(request, rc, return_id))
     return JSONResponse(body, status_code=code)
+
+
+async def _status(request: Request, rc: ReturnsClient, return_id: str) -> CaseView:
+    """A closed case is its stored stream: late facts (returns_client.late) are appended there
+    after its workflow completed, and a query of the completed workflow would not show them.
+    An open case (or an erased customer's) asks its workflow."""
+    pool: asyncpg.Pool = request.app.state.pool
+    try:
+        row = await read_model.get_case(pool, return_id)
+        if row is not None and row.closed_at is not None:
+            case = await stored_case(pool, rc.case_id(return_id))
+            # An erased customer's row carries their pseudonym: their cases are not served from
+            # the store (nor, their executions deleted, from Temporal).
+            if case is not None and case.request.order.customer.id == row.customer_id:
+                return case_view(case)
+    except (OSError, asyncpg.PostgresConnectionError):
+        pass  # the database is away: the workflow still answers (without later facts)
+    return await rc.status(return_id)
 
 
 @router.post(
@@ -453,6 +480,41 @@ async def overrides(
             resolution=body.resolution,
             update_id=uid,
         ),
+    )
+
+
+@router.post(
+    "/{return_id}/replacement-order",
+    name="replacement_order",
+    summary="The shop's order id for a replacement (webshop; its answer to replacement.requested)",
+    response_model=CaseView,
+    responses=_ACTION,
+)
+async def replacement_order(
+    request: Request,
+    return_id: ReturnId,
+    body: ReplacementOrderBody,
+    principal: Annotated[Principal, Depends(WEBSHOP)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Only on a case resolved with a replacement (else 409); the same id again answers the same
+    view, another id is a 409. Taken on a closed case too (returns_client.late): the case view
+    then shows `replacement_order_id`."""
+    try:
+        fact = cmd.ConfirmReplacementOrder(order_id=body.order_id)
+    except ValidationError as e:
+        raise invalid(describe(e).replace("invalid request", "invalid ConfirmReplacementOrder")) from None
+    rc = _client(request)
+    pool: asyncpg.Pool = request.app.state.pool
+
+    async def tell() -> CaseView:
+        try:
+            return await record_fact(rc.client, pool, return_id, fact, id_prefix=rc.id_prefix)
+        except (OSError, asyncpg.PostgresConnectionError) as e:
+            raise Problem(503, f"the event store is unavailable: {type(e).__name__}") from None
+
+    return await idempotency.run(
+        request, principal, idempotency_key, lambda _: _answer(rc, return_id, tell())
     )
 
 

@@ -51,6 +51,8 @@ class CustomerExport(BaseModel):
     customer_id: str
     exported_at: datetime
     store_credit_balance: Decimal
+    # What the shop redeemed of it (store_credit/ledger.py): amount, the shop's reference, when.
+    store_credit_redemptions: list[dict[str, Any]] = []
     cases: list[ExportedCase]
     erased_at: datetime | None  # when the customer was last erased (their older cases are gone)
 
@@ -114,6 +116,11 @@ async def export_customer(pool: asyncpg.Pool, store: EventStore, customer_id: st
             )
         )
     balance = await pool.fetchval("select balance from customer_balances where customer_id = $1", customer_id)
+    redemptions = await pool.fetch(
+        "select amount, reference, created_at from store_credit_redemptions where customer_id = $1"
+        " order by created_at, redemption_id",
+        customer_id,
+    )
     erased_at = await pool.fetchval(
         "select erased_at from erased_customers where customer_id = $1", customer_id
     )
@@ -121,6 +128,7 @@ async def export_customer(pool: asyncpg.Pool, store: EventStore, customer_id: st
         customer_id=customer_id,
         exported_at=datetime.now(UTC),
         store_credit_balance=Decimal(balance) if balance is not None else Decimal("0.00"),
+        store_credit_redemptions=[_plain(r) for r in redemptions],
         cases=cases,
         erased_at=erased_at,
     )

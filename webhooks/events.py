@@ -12,8 +12,10 @@ Mapping (domain event -> webhook type):
 - case_rejected, inspection_failed (the case is rejected then too) -> return.rejected
 - reminder_due -> return.action_required; case_resolved -> return.resolved;
   case_expired -> return.expired; case_cancelled -> return.cancelled
-- refund_issued -> refund.issued; store_credit_issued -> store_credit.granted;
-  replacement_ordered -> replacement.requested; repair_ordered -> repair.ordered (contract 7.1);
+- refund_issued -> refund.issued; store_credit_issued -> store_credit.granted (the amount, the
+  customer, and the grant's key for a shop that books it on its own gift cards);
+  replacement_ordered -> replacement.requested (the lines and quantities to send, and the key);
+  repair_ordered -> repair.ordered (contract 7.1);
   licence_revoked -> licence.revoked; override_applied -> override.applied
 - every other event (photos_submitted, message_sent...) -> nothing: its effect shows in the
   view of the next event a shop hears of.
@@ -103,8 +105,19 @@ class RefundIssued(_Data):
 
 
 class StoreCreditGranted(_Data):
+    """For a shop with gift cards of its own: grant `amount` to the customer, once per `key`."""
+
     amount: Money
     customer_id: str
+    return_id: str
+    key: str  # the grant's idempotency key: the shop's reference, the same on every redelivery
+
+
+class ReplacementLine(_Data):
+    line_id: str
+    sku: str
+    name: str
+    quantity: int  # the quantity returned, to send again
 
 
 class LinesOrdered(_Data):
@@ -112,6 +125,15 @@ class LinesOrdered(_Data):
 
     order_id: str
     line_ids: list[str]
+
+
+class ReplacementRequested(LinesOrdered):
+    """For the shop to send the replacement: the lines and quantities, once per `key`. It may
+    answer with its own order id (POST /v1/returns/{return_id}/replacement-order)."""
+
+    lines: list[ReplacementLine]
+    return_id: str
+    key: str  # the replacement's idempotency key: the same on every redelivery
 
 
 class LicenceRevokedData(_Data):
@@ -136,6 +158,7 @@ EventData = (
     | ReturnCancelled
     | RefundIssued
     | StoreCreditGranted
+    | ReplacementRequested
     | LinesOrdered
     | LicenceRevokedData
     | OverrideAppliedData
@@ -200,9 +223,27 @@ def _described(before: ReturnCase | None, after: ReturnCase, e: Event) -> tuple[
                 amount=e.amount, payment_method=method, payment_reference=reference
             )
         case ev.StoreCreditIssued():
-            return "store_credit.granted", StoreCreditGranted(amount=e.amount, customer_id=order.customer.id)
+            return "store_credit.granted", StoreCreditGranted(
+                amount=e.amount, customer_id=order.customer.id, return_id=after.return_id, key=e.key
+            )
         case ev.ReplacementOrdered():
-            return "replacement.requested", LinesOrdered(order_id=order.order_id, line_ids=list(e.line_ids))
+            returned = {i.line_id: i.quantity for i in after.request.items}
+            lines = [
+                ReplacementLine(
+                    line_id=line_id,
+                    sku=order.line(line_id).sku,
+                    name=order.line(line_id).name,
+                    quantity=returned.get(line_id, order.line(line_id).quantity),
+                )
+                for line_id in e.line_ids
+            ]
+            return "replacement.requested", ReplacementRequested(
+                order_id=order.order_id,
+                line_ids=list(e.line_ids),
+                lines=lines,
+                return_id=after.return_id,
+                key=e.key,
+            )
         case ev.RepairOrdered():
             return "repair.ordered", LinesOrdered(order_id=order.order_id, line_ids=list(e.line_ids))
         case ev.LicenceRevoked():

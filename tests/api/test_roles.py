@@ -27,6 +27,7 @@ ROUTES: list[tuple[str, str, object, set[str]]] = [
     ("POST", f"/v1/returns/{UNKNOWN}/inspection", {"passed": True}, {"warehouse"}),
     ("POST", f"/v1/returns/{UNKNOWN}/repair", {"note": "done"}, {"warehouse"}),
     ("POST", f"/v1/returns/{UNKNOWN}/overrides", {"type": "waive_photos", "reason": "r"}, {"ops"}),
+    ("POST", f"/v1/returns/{UNKNOWN}/replacement-order", {"order_id": "SHOP-1"}, {"webshop"}),
     ("POST", "/v1/returns", "submit", {"webshop"}),
 ]
 

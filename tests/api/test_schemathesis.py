@@ -30,6 +30,7 @@ ROLE_OF = {
     "inspection": "warehouse",
     "repair": "warehouse",
     "overrides": "ops",
+    "replacement_order": "webshop",
     "status": "ops",
     "list": "webshop",
     # /v1/webhooks (webshop and ops keys)
@@ -44,6 +45,9 @@ ROLE_OF = {
     # /v1/customers (ops): customers the session's cases do not have (no case, nothing deleted)
     "erase": "ops",
     "export": "ops",
+    # store credit (webshop and ops): random customers, so only credit of none is redeemed
+    "balance": "webshop",
+    "redeem": "ops",
 }
 
 

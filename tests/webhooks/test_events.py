@@ -129,6 +129,20 @@ def test_event_data_a_shop_needs() -> None:
             elif payload.type in ("replacement.requested", "repair.ordered"):
                 assert event["order_id"] == request["order"]["order_id"]
                 assert event["line_ids"] == list(recorded.data["line_ids"])
+                if payload.type == "replacement.requested":
+                    # What to send, and the key a shop books it under once (issue 12).
+                    returned = {i["line_id"]: i["quantity"] for i in request["items"]}
+                    assert [(x["line_id"], x["quantity"]) for x in event["lines"]] == [
+                        (line_id, returned[line_id]) for line_id in recorded.data["line_ids"]
+                    ]
+                    skus = {x["line_id"]: x["sku"] for x in request["order"]["lines"]}
+                    assert all(x["sku"] == skus[x["line_id"]] for x in event["lines"])
+                    assert (event["key"], event["return_id"]) == (recorded.data["key"], request["return_id"])
+            elif payload.type == "store_credit.granted":
+                assert event["amount"] == recorded.data["amount"]
+                assert event["customer_id"] == request["order"]["customer"]["id"]
+                assert (event["key"], event["return_id"]) == (recorded.data["key"], request["return_id"])
+                assert Decimal(payload.data.case.store_credit) >= Decimal(event["amount"])
             elif payload.type == "override.applied":
                 assert event["actor"] == recorded.data["actor"] and event["reason"] == recorded.data["reason"]
             elif payload.type == "return.action_required":
