@@ -70,11 +70,11 @@ NL: Mapping[str, str] = {
     # what happens next
     "next_title": "Hoe het verder gaat",
     "next_inspection": "Zodra het pakket binnen is, controleren we het product binnen {days} dagen.",
-    "next_refund": "Daarna betalen we {total} terug via {method}.",
-    "next_store_credit": "Daarna zetten we {amount} voor je klaar als tegoed in onze winkel.",
-    "next_replacement": "Daarna sturen we je een vervangend exemplaar van: {items}.",
-    "next_repair": "Daarna repareren we je product en sturen we het naar je terug.",
-    "next_choice": "Daarna handelen we het meteen af zoals je gekozen hebt.",
+    "next_refund": "Is alles in orde, dan betalen we {total} terug via {method}.",
+    "next_store_credit": "Is alles in orde, dan zetten we {amount} voor je klaar als tegoed in onze winkel.",
+    "next_replacement": "Is alles in orde, dan sturen we je een vervangend exemplaar van: {items}.",
+    "next_repair": "Is alles in orde, dan repareren we je product en sturen we het naar je terug.",
+    "next_choice": "Is alles in orde, dan handelen we het meteen af zoals je gekozen hebt.",
     "next_now": "Zodra we alles hebben, handelen we het meteen af.",
     # the quote
     "quote_title": "Het bedrag",
@@ -194,11 +194,11 @@ EN: Mapping[str, str] = {
     "returnless": "No need to send back: {items}. You may keep or recycle it.",
     "next_title": "What happens next",
     "next_inspection": "Once the parcel arrives, we inspect the product within {days} days.",
-    "next_refund": "Then we refund {total} via {method}.",
-    "next_store_credit": "Then we add {amount} to your store credit.",
-    "next_replacement": "Then we send you a replacement for: {items}.",
-    "next_repair": "Then we repair your product and send it back to you.",
-    "next_choice": "Then we settle it straight away as you chose.",
+    "next_refund": "When everything is in order, we refund {total} via {method}.",
+    "next_store_credit": "When everything is in order, we add {amount} to your store credit.",
+    "next_replacement": "When everything is in order, we send you a replacement for: {items}.",
+    "next_repair": "When everything is in order, we repair your product and send it back to you.",
+    "next_choice": "When everything is in order, we settle it straight away as you chose.",
     "next_now": "As soon as we have everything, we settle it straight away.",
     "quote_title": "The amount",
     "quote_gross": "Value of the products: {amount}",
@@ -228,8 +228,7 @@ EN: Mapping[str, str] = {
     " account within a few working days.",
     "resolved_store_credit": "We have added {amount} to your store credit. You can use it on your next"
     " order.",
-    "resolved_replacement": "We are sending you a replacement for: {items}. It is on its way to you as"
-    " soon as possible.",
+    "resolved_replacement": "We will send you a replacement for: {items}, as soon as we can.",
     "resolved_repair": "Your product has been repaired and is on its way back to you.",
     "resolved_guarantee": "The guarantee on {item} now runs until {until}.",
     "resolved_revoked": "The licence of the free {items} has been revoked, as the product it came with"

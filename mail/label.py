@@ -5,6 +5,7 @@ the parcel. The same input gives the same bytes (reportlab's invariant mode: no 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from io import BytesIO
 
 from reportlab.graphics import renderPDF
@@ -12,6 +13,7 @@ from reportlab.graphics.barcode import code128, qr
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib.pagesizes import A6
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from mail.catalogue import sentence
@@ -23,8 +25,6 @@ MARGIN = 8 * mm
 
 def _fit(text: str, font: str, size: float, width: float) -> str:
     """The text cut to the width, with an ellipsis: a long name never runs off the label."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
     if stringWidth(text, font, size) <= width:
         return text
     while text and stringWidth(text + "…", font, size) > width:
@@ -32,6 +32,27 @@ def _fit(text: str, font: str, size: float, width: float) -> str:
     return text + "…"
 
 
+def _draw_id(page: Canvas, return_id: str, width: float) -> None:
+    """The return id in full beside the QR code: smaller for a long id, on more lines if need be."""
+    size = 16.0
+    while size > 8 and stringWidth(return_id, "Helvetica-Bold", size) > width:
+        size -= 1
+    lines: list[str] = []
+    line = ""
+    for char in return_id:
+        if stringWidth(line + char, "Helvetica-Bold", size) > width:
+            lines.append(line)
+            line = ""
+        line += char
+    lines.append(line)
+    page.setFont("Helvetica-Bold", size)
+    top = MARGIN + 9 * mm  # below the caption; a long id runs down towards the margin
+    for i, text in enumerate(lines):
+        page.drawString(MARGIN, top - i * size * 1.1, text)
+
+
+# The same label is asked for again by a reminder and by a resend: its bytes never change.
+@lru_cache(maxsize=64)
 def return_label(
     return_id: str,
     customer_name: str | None,
@@ -88,8 +109,7 @@ def return_label(
 
     page.setFont("Helvetica", 8)
     page.drawString(MARGIN, MARGIN + 16 * mm, sentence(locale, "label_return").upper())
-    page.setFont("Helvetica-Bold", 16)
-    page.drawString(MARGIN, MARGIN + 9 * mm, _fit(return_id, "Helvetica-Bold", 16, inner - size - 4 * mm))
+    _draw_id(page, return_id, inner - size - 4 * mm)
     page.showPage()
     page.save()
     return out.getvalue()

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from babel.lists import format_list
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -102,8 +102,9 @@ class _Words:
         """ "1x Toner 410X en 2x Sokken" """
         return self.names([f"{i['quantity']}x {i['name']}" for i in items])
 
-    def names(self, names: Sequence[str]) -> str:
-        return format_list(list(names), locale=fm.babel_locale(self.locale)) if names else ""
+    def names(self, names: Sequence[str], style: Literal["standard", "or"] = "standard") -> str:
+        """ "a, b en c"; style "or": "a, b of c" (a choice)."""
+        return format_list(list(names), style=style, locale=fm.babel_locale(self.locale)) if names else ""
 
     def noun(self) -> str:
         return self.t(f"noun_{self.data.get('kind', 'rejected')}")
@@ -135,7 +136,7 @@ def _needs(w: _Words, shop: ShopSettings, label_attached: bool) -> dict[str, Any
     if d.get("choose_from"):
         repair = d.get("repair")
         choice = {
-            "options": w.names([w.resolution(r) for r in d["choose_from"]]),
+            "options": w.names([w.resolution(r) for r in d["choose_from"]], style="or"),
             "due": due.get("choice"),
             "repair": repair["extension_months"] if repair else None,
         }
@@ -241,7 +242,7 @@ def _rejected(w: _Words) -> dict[str, Any]:
         reason = w.t(key) if w.known(key) else w.t("rule_other", rule=item["rule"])
         items.append({"item": item["name"], "reason": reason})
     until = d.get("appeal_until")
-    return {"rows": items, "appeal_until": fm.day(until, w.locale) if until else None}
+    return {"rows": items, "appeal_until": fm.moment(until, w.locale) if until else None}
 
 
 def context(
