@@ -10,7 +10,7 @@ import asyncpg
 from temporalio import activity
 
 from domain.effects import CustomerMessage, LicenceRevocation, Refund, RepairOrder, Replacement, StoreCredit
-from mail.render import render_message
+from mail.render import render_text
 from mail.shop import ShopSettings
 from store import ledgers
 from store.personal_data import PersonalData
@@ -91,6 +91,6 @@ class EffectActivities:
             template=e.template,
             data=e.data,
             # The outbox keeps the text part as the customer reads it (mail/render.py).
-            text=render_message(e.template, e.data, self._shop).text,
+            text=render_text(e.template, e.data, self._shop),
             personal=self._personal,
         )

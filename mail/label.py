@@ -101,9 +101,9 @@ def return_label(
     barcode.drawOn(page, MARGIN + (inner - barcode.width) / 2, barcode_y)
 
     size = 26 * mm
-    code = qr.QrCodeWidget(return_id)
-    x0, y0, x1, y1 = code.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    # Sized by its own bar size, not by getBounds: that would encode the code a second time.
+    code = qr.QrCodeWidget(return_id, barWidth=size, barHeight=size)
+    drawing = Drawing(size, size)
     drawing.add(code)
     renderPDF.draw(drawing, page, WIDTH - MARGIN - size, MARGIN)
 

@@ -250,8 +250,8 @@ def context(
 ) -> dict[str, Any]:
     """Everything the templates show, formatted for the data's locale (plain strings: each part
     escapes them as it needs)."""
-    locale = data.get("locale") if data.get("locale") in LOCALES else "nl"
-    w = _Words(data, str(locale))
+    locale = _locale(data)
+    w = _Words(data, locale)
     name = str(data.get("customer_name") or "").strip()
     quote = _quote(w) if template == "case_opened" else None
     ctx: dict[str, Any] = {
@@ -290,25 +290,53 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
+def label_wanted(data: Mapping[str, Any]) -> bool:
+    """The one flag: the label PDF is attached, and the text speaks of it, exactly when set."""
+    return bool(data.get("label"))
+
+
 def _attachments(data: Mapping[str, Any], shop: ShopSettings, locale: str) -> tuple[Attachment, ...]:
-    if not data.get("label"):
+    if not label_wanted(data):
         return ()
     pdf = return_label(str(data["return_id"]), str(data.get("customer_name") or ""), None, shop, locale)
     name = sentence(locale, "label_filename").format(return_id=data["return_id"])
     return (Attachment(filename=name, content_type="application/pdf", content=pdf),)
 
 
+def _locale(data: Mapping[str, Any]) -> str:
+    return str(data.get("locale")) if data.get("locale") in LOCALES else "nl"
+
+
+def _text(template: str, ctx: dict[str, Any], locale: str) -> str:
+    return _tidy(
+        _TEXT.get_template(f"{template}.txt").render(
+            ctx, t=_translator(locale, html=False), link=_link(html=False)
+        )
+    )
+
+
+def _context(template: str, data: dict[str, Any], shop: ShopSettings, label_attached: bool) -> dict[str, Any]:
+    ctx = context(template, data, shop, label_attached)
+    ctx["subject"] = sentence(_locale(data), f"subject_{template}").format(
+        noun=ctx["noun"], return_id=ctx["return_id"]
+    )
+    return ctx
+
+
 def render_message(template: str, data: dict[str, Any], shop: ShopSettings) -> RenderedMessage:
     """The message `template` (a contract message name) for its data, in the data's locale."""
-    locale = str(data.get("locale")) if data.get("locale") in LOCALES else "nl"
+    locale = _locale(data)
     attachments = _attachments(data, shop, locale)
-    ctx = context(template, data, shop, label_attached=bool(attachments))
-    subject = sentence(locale, f"subject_{template}").format(noun=ctx["noun"], return_id=ctx["return_id"])
-    ctx["subject"] = subject
-    text = _TEXT.get_template(f"{template}.txt").render(
-        ctx, t=_translator(locale, html=False), link=_link(html=False)
-    )
+    ctx = _context(template, data, shop, label_attached=bool(attachments))
     html = _HTML.get_template(f"{template}.html").render(
         ctx, t=_translator(locale, html=True), link=_link(html=True)
     )
-    return RenderedMessage(subject=subject, text=_tidy(text), html=html, attachments=attachments)
+    return RenderedMessage(
+        subject=ctx["subject"], text=_text(template, ctx, locale), html=html, attachments=attachments
+    )
+
+
+def render_text(template: str, data: dict[str, Any], shop: ShopSettings) -> str:
+    """render_message(...).text without drawing the label: what a store of the text needs. The
+    label flag decides the label sentence here as it decides the attachment there."""
+    return _text(template, _context(template, data, shop, label_attached=label_wanted(data)), _locale(data))

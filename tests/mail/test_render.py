@@ -14,7 +14,7 @@ import pytest
 from domain.effects import CustomerMessage
 from domain.messages import TEMPLATES
 from mail.catalogue import CATALOGUE, EN, NL
-from mail.render import RenderedMessage, render_message
+from mail.render import RenderedMessage, render_message, render_text
 from mail.shop import DEFAULT_EMAIL, DEFAULT_NAME, ShopSettings
 from tests.mail import scenarios
 
@@ -184,6 +184,13 @@ def test_the_label_sentence_appears_exactly_when_the_label_is_attached(locale: s
     rendered = render(message, label=False)
     assert rendered.attachments == () and LABEL_SENTENCE[locale] not in rendered.text
     assert "Retourweg 1" in rendered.text and "R-1001" in rendered.text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_text_alone_is_the_messages_text(locale: str) -> None:
+    """render_text (the outbox's copy) writes what render_message sends, label sentence included."""
+    for _, message in MESSAGES[locale]:
+        assert render_text(message.template, message.data, SHOP) == render(message).text
 
 
 def test_no_label_where_nothing_is_sent_back() -> None:
