@@ -273,3 +273,48 @@ def test_shop_settings_from_the_environment() -> None:
     rendered = render(first("nl", "case_opened", "warranty_replacement"), shop)
     assert "Inkt & Co · retour@inkt.example" in rendered.text
     assert "https://inkt.example/r/R-1001" in rendered.text
+
+
+# Messages as the release before `locale` stored them (domain/messages.py rendered Dutch text then):
+# a relay may still meet one queued; it renders, in Dutch, without leftovers.
+EARLIER_RELEASE: dict[str, dict[str, Any]] = {
+    "case_opened": {
+        "return_id": "R-1",
+        "kind": "warranty",
+        "needs": ["photos", "parcel"],
+        "photos": [
+            {"line_id": "L1", "name": "Toner", "rule": "photo-fault-electronics", "instruction": "A photo"}
+        ],
+        "choose_from": [],
+        "resolution": "refund",
+        "label": True,
+        "returnless": [],
+        "quote": {"gross": "39.95", "deductions": [], "total": "39.95"},
+        "line_names": {"L1": "Toner"},
+    },
+    "reminder": {"return_id": "R-1", "needs": ["photos"]},
+    "case_resolved": {
+        "return_id": "R-1",
+        "resolution": "replacement",
+        "refund": "0.00",
+        "store_credit": "0.00",
+        "payment_method": "ideal",
+        "replace": ["L1"],
+        "revoke": [],
+    },
+    "case_rejected": {
+        "return_id": "R-1",
+        "items": [{"line_id": "L1", "name": "E-book", "rule": "digital-no-withdrawal"}],
+        "appeal_days": 14,
+    },
+    "case_expired": {"return_id": "R-1", "need": "photos"},
+    "inspection_failed": {"return_id": "R-1", "note": "kapot", "appeal_days": 14},
+}
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_a_message_queued_by_the_earlier_release_still_renders(template: str) -> None:
+    rendered = render_message(template, EARLIER_RELEASE[template], SHOP)
+    assert_clean(rendered, "R-1")
+    assert rendered.text.startswith("Beste klant,")
+    assert "€" not in rendered.text or template == "case_opened"
