@@ -10,17 +10,23 @@ import asyncpg
 from temporalio import activity
 
 from domain.effects import CustomerMessage, LicenceRevocation, Refund, RepairOrder, Replacement, StoreCredit
+from mail.render import render_text
+from mail.shop import ShopSettings
 from store import ledgers
 from store.personal_data import PersonalData
 
 
 class EffectActivities:
     """`personal`: the cipher of the outbox's personal columns; by default the process's master
-    keys (store.personal_data.master_keyring), none: written in the clear."""
+    keys (store.personal_data.master_keyring), none: written in the clear. `shop`: the shop the
+    messages speak for (mail.shop.ShopSettings.from_env by default)."""
 
-    def __init__(self, pool: asyncpg.Pool, personal: PersonalData | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, personal: PersonalData | None = None, shop: ShopSettings | None = None
+    ) -> None:
         self._pool = pool
         self._personal = personal if personal is not None else PersonalData.from_env(pool)
+        self._shop = shop if shop is not None else ShopSettings.from_env()
 
     @activity.defn
     async def refund(self, e: Refund) -> bool:
@@ -84,6 +90,7 @@ class EffectActivities:
             email=e.email,
             template=e.template,
             data=e.data,
-            text=e.text,
+            # The outbox keeps the text part as the customer reads it (mail/render.py).
+            text=render_text(e.template, e.data, self._shop),
             personal=self._personal,
         )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from domain import events as ev
-from domain.assessment import AMSTERDAM, AssessedItem, Assessment, Quote, guarantee_until, quote
+from domain import messages
+from domain.assessment import AssessedItem, Assessment, Quote, guarantee_until, quote
 from domain.effects import (
     CustomerMessage,
     Effect,
@@ -21,8 +22,8 @@ from domain.effects import (
     StoreCredit,
 )
 from domain.events import Event, Need
-from domain.messages import Template, render
-from domain.money import ZERO, fmt
+from domain.messages import Template
+from domain.money import ZERO
 from domain.policy import Policy
 from domain.request import Resolution, ReturnRequest
 
@@ -145,6 +146,18 @@ class ReturnCase(BaseModel):
     def quote(self) -> Quote:
         return quote(self.assessment, self.resolution, self.deductions_waived)
 
+    def due(self, need: Need) -> datetime | None:
+        """When a need falls due (contract 3, Deadlines): photos, choice and parcel count from the
+        start (or the accept that reopened the case), inspection from the parcel, repair from
+        the repair order; None while that starting point has not come."""
+        p = self.policy
+        if need in ("photos", "choice", "parcel"):
+            days = {"photos": p.photos_due_days, "choice": p.choice_due_days, "parcel": p.parcel_due_days}
+            return self.needs_since + timedelta(days=days[need])
+        since = self.parcel_received_at if need == "inspection" else self.repair_ordered_at
+        days_after = p.inspection_due_days if need == "inspection" else p.repair_due_days
+        return since + timedelta(days=days_after) if since is not None else None
+
     def item(self, line_id: str) -> AssessedItem | None:
         return next((i for i in self.assessment.items if i.line_id == line_id), None)
 
@@ -163,7 +176,6 @@ def _key(case: ReturnCase, what: str) -> str:
 
 
 def _message(case: ReturnCase, template: Template, data: dict[str, Any]) -> CustomerMessage:
-    data = {"return_id": case.return_id, **data}
     customer = case.request.order.customer
     return CustomerMessage(
         key=_key(case, f"message:{template}"),
@@ -171,53 +183,8 @@ def _message(case: ReturnCase, template: Template, data: dict[str, Any]) -> Cust
         customer_id=customer.id,
         email=customer.email,
         template=template,
-        data=data,
-        text=render(template, data),
+        data={**messages.common(case), **data},
     )
-
-
-def _withdrawal(case: ReturnCase) -> dict[str, Any] | None:
-    """7.2: the acknowledgment of a withdrawal: the items withdrawn, and when it was received
-    (requested_at, which the case set to its start when the request had none), to the minute."""
-    withdrawn = case.assessment.withdrawn
-    if not withdrawn:
-        return None
-    received = case.request.requested_at or case.opened_at
-    return {
-        "items": [{"line_id": i.line_id, "name": i.name, "quantity": i.quantity} for i in withdrawn],
-        "received_at": received.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M"),
-    }
-
-
-def opened_message(case: ReturnCase) -> CustomerMessage:
-    """case_opened states the kind, every need with its instructions, label or returnless, the quote."""
-    accepted = case.assessment.accepted
-    photos = [
-        {"line_id": i.line_id, "name": i.name, "rule": r.rule, "instruction": r.instruction}
-        for i in accepted
-        if case.photos_missing(i)
-        for r in i.photo_requirements[len(case.photos.get(i.line_id, ())) :]
-    ]
-    data: dict[str, Any] = {
-        "kind": case.assessment.kind,
-        "needs": case.needs,
-        "photos": photos,
-        "choose_from": list(case.assessment.allowed_resolutions) if case.resolution is None else [],
-        "resolution": case.resolution,
-        "label": any(i.needs_shipment for i in accepted),
-        "returnless": [i.name for i in accepted if not i.needs_shipment and i.line_kind == "physical"],
-        "quote": case.quote.model_dump(mode="json"),
-        "line_names": {line.line_id: line.name for line in case.request.order.lines},
-    }
-    # Contract 7, only where it applies (a message of an earlier release keeps its data):
-    # 7.1 repair or replacement is the customer's choice, and what a repair adds; 7.2 the
-    # acknowledgment of a withdrawal.
-    if "repair" in case.assessment.allowed_resolutions:
-        data["repair"] = {"extension_months": case.assessment.repair_extension_months}
-    withdrawal = _withdrawal(case)
-    if withdrawal is not None:
-        data["withdrawal"] = withdrawal
-    return _message(case, "case_opened", data)
 
 
 def _resolution_effects(case: ReturnCase, e: ev.CaseResolved) -> list[Effect]:
@@ -263,24 +230,7 @@ def _resolution_effects(case: ReturnCase, e: ev.CaseResolved) -> list[Effect]:
         )
     # The repair order went out when it was placed; a repair resolves with nothing to pay.
     messages_before = case.customer_messages or [x for x in case.pending_effects if x.effect == "message"]
-    first = not messages_before
-    data: dict[str, Any] = {
-        "resolution": e.resolution,
-        "refund": fmt(e.refund),
-        "store_credit": fmt(e.store_credit),
-        "payment_method": order.payment.method,
-        "replace": list(e.replace),
-        "revoke": list(e.revoke),
-    }
-    if e.resolution == "repair":
-        data["guarantee_until"] = [
-            {"line_id": i.line_id, "name": i.name, "until": str(until)}
-            for i in case.assessment.accepted
-            if (until := case.guarantee_until(i)) is not None
-        ]
-    withdrawal = _withdrawal(case) if first else None
-    if withdrawal is not None:  # resolved at intake: also a withdrawal's acknowledgment (7.2)
-        data["withdrawal"] = withdrawal
+    data = messages.resolved(case, e, first=not messages_before)
     out.append(_message(case, "case_resolved", data))
     return out
 
@@ -288,20 +238,15 @@ def _resolution_effects(case: ReturnCase, e: ev.CaseResolved) -> list[Effect]:
 def _calls_for(case: ReturnCase, e: Event) -> list[Effect]:
     """The effects an event calls for, derived from the state right after it."""
     if isinstance(e, ev.CaseAssessed | ev.CaseReassessed) and case.outcome is None and case.needs:
-        return [opened_message(case)]
+        return [_message(case, "case_opened", messages.opened(case))]
     if isinstance(e, ev.CaseRejected):
-        items = [
-            {"line_id": i.line_id, "name": i.name, "rule": i.rule}
-            for i in case.assessment.items
-            if not i.accepted
-        ]
-        return [_message(case, "case_rejected", {"items": items, "appeal_days": case.policy.appeal_days})]
+        return [_message(case, "case_rejected", messages.rejected(case))]
     if isinstance(e, ev.ReminderDue):
-        return [_message(case, "reminder", {"needs": list(e.needs)})]
+        return [_message(case, "reminder", messages.reminder(case, e.needs))]
     if isinstance(e, ev.CaseExpired):
-        return [_message(case, "case_expired", {"need": e.need})]
+        return [_message(case, "case_expired", messages.expired(case, e.need))]
     if isinstance(e, ev.InspectionFailed):
-        return [_message(case, "inspection_failed", {"note": e.note, "appeal_days": case.policy.appeal_days})]
+        return [_message(case, "inspection_failed", messages.inspection_failed(case, e.note))]
     if isinstance(e, ev.CaseResolved):
         return _resolution_effects(case, e)
     if isinstance(e, ev.RepairOrderPlaced):

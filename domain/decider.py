@@ -57,14 +57,18 @@ def timers(case: ReturnCase) -> list[Timer]:
         if need in needs:
             if need not in case.reminded and remind < due:
                 out.append(Timer(start + timedelta(days=remind), "remind", need))
-            out.append(Timer(start + timedelta(days=due), at_due, need))  # type: ignore[arg-type]
+            out.append(Timer(_due(case, need), at_due, need))  # type: ignore[arg-type]
     if "inspection" in needs and case.parcel_received_at is not None:
-        at = case.parcel_received_at + timedelta(days=p.inspection_due_days)
-        out.append(Timer(at, "auto_inspection", "inspection"))
+        out.append(Timer(_due(case, "inspection"), "auto_inspection", "inspection"))
     if "repair" in needs and not case.repair_overdue and case.repair_ordered_at is not None:
-        at = case.repair_ordered_at + timedelta(days=p.repair_due_days)
-        out.append(Timer(at, "repair_overdue", "repair"))
+        out.append(Timer(_due(case, "repair"), "repair_overdue", "repair"))
     return sorted(out, key=lambda t: t.at)
+
+
+def _due(case: ReturnCase, need: Need) -> datetime:
+    at = case.due(need)
+    assert at is not None, f"{need} has no due date yet"
+    return at
 
 
 def _refuse(case: ReturnCase, action: str, reason: str) -> Refused:

@@ -57,8 +57,8 @@ class CustomerMessage(_Effect):
     customer_id: str
     email: str
     template: str
+    # What mail/render.py renders: the message's data (domain/messages.py), nothing rendered here.
     data: dict[str, Any]
-    text: str
 
 
 Effect = Annotated[

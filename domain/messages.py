@@ -1,138 +1,188 @@
-"""Customer messages (contract section 3): the only six, rendered in Dutch from their data."""
+"""Customer messages (contract section 3): the only six, and the data each one carries.
+
+The data is everything the renderer (mail/render.py) shows, so it looks nothing up: the
+language, the customer's name, the order, each need with its due date, the photo instructions,
+whether a return label goes with it, the quote with every explanation, the payment method, and
+for a replacement what is replaced (never an amount). Dates are ISO-8601 with a zone; the
+renderer shows them in Europe/Amsterdam. Pure: the case is read, nothing else.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from domain.assessment import AMSTERDAM, store_credit_amount
+from domain.money import fmt
+
+if TYPE_CHECKING:
+    from domain import events as ev
+    from domain.case import ReturnCase
 
 Template = Literal[
     "case_opened", "reminder", "case_resolved", "case_rejected", "case_expired", "inspection_failed"
 ]
-
-_KIND = {
-    "return": "retour",
-    "warranty": "garantie",
-    "mixed": "retour- en garantie",
-    "rejected": "afgewezen",
-}
-_RESOLUTION = {
-    "refund": "terugbetaling naar je oorspronkelijke betaalmethode",
-    "store_credit": "tegoed in onze winkel",
-    "replacement": "een vervangend product",
-    "repair": "reparatie van je product",
-}
-_NEED = {
-    "photos": "foto's uploaden",
-    "choice": "kiezen hoe je het wilt afhandelen",
-    "parcel": "het pakket opsturen",
-    "inspection": "wachten op onze controle",
-    "repair": "wachten op de reparatie",
-}
+TEMPLATES: tuple[Template, ...] = (
+    "case_opened",
+    "reminder",
+    "case_resolved",
+    "case_rejected",
+    "case_expired",
+    "inspection_failed",
+)
 
 
-# The customer reads Dutch; the view keeps the contract's instruction texts.
-_PHOTO = {
-    "photo-fault-electronics": "een foto van de foutmelding of van het defect",
-    "photo-damage": "een foto van de schade en van de buitenverpakking",
-    "photo-high-value": "een foto van het defect en van het serienummerlabel",
-}
+def common(case: ReturnCase) -> dict[str, Any]:
+    """What every message says: to whom, in which language, about which return and order."""
+    order = case.request.order
+    return {
+        "return_id": case.return_id,
+        "locale": case.request.locale,
+        "customer_name": order.customer.name,
+        "order_id": order.order_id,
+        "kind": case.assessment.kind,
+    }
 
 
-def _eur(amount: str) -> str:
-    return "€" + amount.replace(".", ",")
+def _due(case: ReturnCase) -> dict[str, str]:
+    """The due date of each open need the customer acts on (photos, choice, parcel)."""
+    due: dict[str, str] = {}
+    for need in case.needs:
+        at = case.due(need)
+        if at is not None and need in ("photos", "choice", "parcel"):
+            due[need] = at.isoformat()
+    return due
 
 
-def _date(iso: str) -> str:
-    """ "2026-10-20" as the Dutch write it: 20-10-2026."""
-    year, month, day = iso[:10].split("-")
-    return f"{day}-{month}-{year}"
+def _photos(case: ReturnCase) -> list[dict[str, Any]]:
+    """Each photo still missing: the item and the rule's instruction (contract 2.2)."""
+    return [
+        {"line_id": i.line_id, "name": i.name, "rule": r.rule, "instruction": r.instruction}
+        for i in case.assessment.accepted
+        if case.photos_missing(i)
+        for r in i.photo_requirements[len(case.photos.get(i.line_id, ())) :]
+    ]
 
 
-def _withdrawal(w: dict[str, Any]) -> list[str]:
-    """Contract 7.2: the acknowledgment states the content and the date and time received."""
-    day, time = w["received_at"].split(" ")
-    items = ", ".join(f"{i['quantity']}x {i['name']}" for i in w["items"])
-    received = f"ontvangen op {_date(day)} om {time} (Nederlandse tijd)"
-    return [f"We bevestigen je herroeping, {received}, voor: {items}."]
+def _parcel(case: ReturnCase) -> dict[str, Any]:
+    """What goes into the parcel and whether it is inspected; the label goes with a parcel only."""
+    shipped = [i for i in case.assessment.accepted if i.needs_shipment]
+    return {
+        "label": "parcel" in case.needs,
+        "parcel_items": [{"line_id": i.line_id, "name": i.name, "quantity": i.quantity} for i in shipped],
+        "inspection": any(i.needs_inspection for i in shipped),
+        "inspection_days": case.policy.inspection_due_days,
+    }
 
 
-def _repair(r: dict[str, Any]) -> str:
-    """Contract 7.1: the customer chooses between repair and replacement, and hears what a repair adds."""
-    months = r["extension_months"]
-    adds = (
-        f"een reparatie verlengt je garantie eenmalig met {months} maanden"
-        if months
-        else "een reparatie verlengt je garantie niet (je bestelling is van vóór de nieuwe regels)"
-    )
-    return f"- Je mag kiezen tussen reparatie en vervanging: {adds}."
+def withdrawal(case: ReturnCase) -> dict[str, Any] | None:
+    """7.2: the acknowledgment of a withdrawal: the items withdrawn, and when it was received
+    (requested_at, which the case set to its start when the request had none), to the minute,
+    written as Amsterdam time."""
+    withdrawn = case.assessment.withdrawn
+    if not withdrawn:
+        return None
+    received = case.request.requested_at or case.opened_at
+    return {
+        "items": [{"line_id": i.line_id, "name": i.name, "quantity": i.quantity} for i in withdrawn],
+        "received_at": received.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M"),
+    }
 
 
-def _deduction(d: dict[str, Any], ded: dict[str, Any]) -> str:
-    if ded["rule"] == "return-fee":
-        fee = _eur(ded["amount"])
-        return f"Retourkosten {fee}: je stuurt terug zonder dat er iets mis is met het product."
-    gift = d["line_names"].get(ded["line_id"], ded["line_id"])
-    return (
-        f"Inhouding {_eur(ded['amount'])}: het gratis '{gift}' komt niet mee terug. "
-        "Stuur je het mee in het pakket, dan houden we niets in."
-    )
+def opened(case: ReturnCase) -> dict[str, Any]:
+    """case_opened: the kind, every need with how and by when, label or returnless, the quote."""
+    accepted = case.assessment.accepted
+    data: dict[str, Any] = {
+        "needs": case.needs,
+        "due": _due(case),
+        "photos": _photos(case),
+        "choose_from": list(case.assessment.allowed_resolutions) if case.resolution is None else [],
+        "resolution": case.resolution,
+        **_parcel(case),
+        "returnless": [i.name for i in accepted if not i.needs_shipment and i.line_kind == "physical"],
+        "items": [{"line_id": i.line_id, "name": i.name, "quantity": i.quantity} for i in accepted],
+        "quote": case.quote.model_dump(mode="json"),
+        # What the total is worth as store credit (the policy's bonus included).
+        "store_credit_amount": fmt(store_credit_amount(case.quote.total, case.policy)),
+        "line_names": {line.line_id: line.name for line in case.request.order.lines},
+        "payment_method": case.request.order.payment.method,
+    }
+    # Contract 7, only where it applies: 7.1 repair or replacement is the customer's choice, and
+    # what a repair adds; 7.2 the acknowledgment of a withdrawal.
+    if "repair" in case.assessment.allowed_resolutions:
+        data["repair"] = {"extension_months": case.assessment.repair_extension_months}
+    w = withdrawal(case)
+    if w is not None:
+        data["withdrawal"] = w
+    return data
 
 
-def _opened(d: dict[str, Any]) -> list[str]:
-    lines = [f"We hebben je aanvraag {d['return_id']} ontvangen: een {_KIND[d['kind']]}zaak."]
-    if d.get("withdrawal"):
-        lines += _withdrawal(d["withdrawal"])
-    for photo in d["photos"]:
-        lines.append(f"- Foto voor {photo['name']}: {_PHOTO[photo['rule']]}.")
-    if d.get("repair"):
-        lines.append(_repair(d["repair"]))
-    if d["choose_from"]:
-        options = ", ".join(_RESOLUTION[r] for r in d["choose_from"])
-        lines.append(f"- Kies hoe je het wilt afhandelen: {options}.")
-    if d["label"]:
-        lines.append("- Stuur het pakket op met het bijgevoegde gratis retourlabel.")
-    if d["returnless"]:
-        lines.append(f"- Terugsturen is niet nodig voor: {', '.join(d['returnless'])}.")
-    q = d["quote"]
-    lines.append(f"Bedrag: {_eur(q['gross'])}.")
-    for add in q.get("additions", ()):
-        lines.append(f"Bezorgkosten terug {_eur(add['amount'])}: je herroept de hele bestelling.")
-    lines += [_deduction(d, ded) for ded in q["deductions"]]
-    lines.append(f"Je ontvangt: {_eur(q['total'])}.")
-    if d["resolution"]:
-        lines.append(f"Afhandeling: {_RESOLUTION[d['resolution']]}, zoals je koos.")
-    return lines
+def reminder(case: ReturnCase, needs: tuple[str, ...]) -> dict[str, Any]:
+    """reminder: the needs still open, each with how and by when (the label again for a parcel)."""
+    parcel = _parcel(case)
+    parcel["label"] = parcel["label"] and "parcel" in needs
+    return {
+        "needs": list(needs),
+        "due": {n: d for n, d in _due(case).items() if n in needs},
+        "photos": _photos(case) if "photos" in needs else [],
+        "choose_from": list(case.assessment.allowed_resolutions) if "choice" in needs else [],
+        **parcel,
+        "payment_method": case.request.order.payment.method,
+    }
 
 
-def render(template: Template, data: dict[str, Any]) -> str:
-    """Dutch text for the outbox; every figure comes from the event data, nothing is looked up."""
-    if template == "case_opened":
-        lines = _opened(data)
-    elif template == "reminder":
-        needs = " en ".join(_NEED[n] for n in data["needs"])
-        lines = [f"Herinnering voor aanvraag {data['return_id']}: we wachten nog op je: {needs}."]
-    elif template == "case_resolved":
-        lines = _withdrawal(data["withdrawal"]) if data.get("withdrawal") else []
-        lines.append(f"Aanvraag {data['return_id']} is afgehandeld: {_RESOLUTION[data['resolution']]}.")
-        if data["resolution"] == "refund":
-            lines.append(f"We storten {_eur(data['refund'])} terug via {data['payment_method']}.")
-        elif data["resolution"] == "store_credit":
-            lines.append(f"Je tegoed is verhoogd met {_eur(data['store_credit'])}.")
-        elif data["resolution"] == "repair":
-            lines.append("Je product is gerepareerd en komt naar je terug.")
-            guarantees = data["guarantee_until"]
-            lines += [f"- Garantie op {g['name']} loopt nu tot {_date(g['until'])}." for g in guarantees]
-        else:
-            lines.append("Het vervangende product is onderweg.")
-    elif template == "case_rejected":
-        lines = [f"Aanvraag {data['return_id']} kunnen we helaas niet accepteren."]
-        lines += [f"- {item['name']}: {item['rule']}" for item in data["items"]]
-        lines.append(f"Je kunt binnen {data['appeal_days']} dagen bezwaar maken.")
-    elif template == "case_expired":
-        lines = [f"Aanvraag {data['return_id']} is gesloten: we wachtten nog op je: {_NEED[data['need']]}."]
-    else:
-        lines = [
-            f"Bij de controle van aanvraag {data['return_id']} bleek het product niet in orde.",
-            f"Opmerking van het magazijn: {data['note']}",
-            f"Je kunt binnen {data['appeal_days']} dagen bezwaar maken.",
+def resolved(case: ReturnCase, e: ev.CaseResolved, first: bool) -> dict[str, Any]:
+    """case_resolved: what was carried out. A refund or store credit says its amount; a
+    replacement names what is replaced and never an amount; a repair the new guarantee."""
+    order = case.request.order
+    data: dict[str, Any] = {
+        "resolution": e.resolution,
+        "payment_method": order.payment.method,
+        "replace": list(e.replace),
+        "revoke": list(e.revoke),
+        "revoked_items": [order.line(line_id).name for line_id in e.revoke],
+    }
+    if e.resolution == "refund":
+        data["refund"] = fmt(e.refund)
+    elif e.resolution == "store_credit":
+        data["store_credit"] = fmt(e.store_credit)
+    elif e.resolution == "replacement":
+        items = {i.line_id: i for i in case.assessment.accepted}
+        data["replaced_items"] = [
+            {"line_id": line_id, "name": items[line_id].name, "quantity": items[line_id].quantity}
+            for line_id in e.replace
+            if line_id in items
         ]
-    return "\n".join(["Beste klant,", "", *lines, "", "Met vriendelijke groet, de klantenservice"])
+    elif e.resolution == "repair":
+        data["guarantee_until"] = [
+            {"line_id": i.line_id, "name": i.name, "until": str(until)}
+            for i in case.assessment.accepted
+            if (until := case.guarantee_until(i)) is not None
+        ]
+    w = withdrawal(case) if first else None
+    if w is not None:  # resolved at intake: also a withdrawal's acknowledgment (7.2)
+        data["withdrawal"] = w
+    return data
+
+
+def _appeal(case: ReturnCase) -> dict[str, Any]:
+    days = case.policy.appeal_days
+    until = case.rejected_at + timedelta(days=days) if case.rejected_at is not None else None
+    return {"appeal_days": days, "appeal_until": until.isoformat() if until is not None else None}
+
+
+def rejected(case: ReturnCase) -> dict[str, Any]:
+    """case_rejected: each rejected item with its rule, and until when ops may still accept it."""
+    refused = [i for i in case.assessment.items if not i.accepted]
+    items = [{"line_id": i.line_id, "name": i.name, "rule": i.rule} for i in refused]
+    return {"items": items, **_appeal(case)}
+
+
+def expired(case: ReturnCase, need: str) -> dict[str, Any]:
+    """case_expired: the need that did not come in time."""
+    return {"need": need, "parcel_items": _parcel(case)["parcel_items"]}
+
+
+def inspection_failed(case: ReturnCase, note: str) -> dict[str, Any]:
+    """inspection_failed: the warehouse's note and the appeal window."""
+    return {"note": note, **_appeal(case)}

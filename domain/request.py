@@ -36,6 +36,8 @@ Reason = Literal[
 Condition = Literal["unopened", "opened", "used"]
 Resolution = Literal["refund", "store_credit", "replacement", "repair"]
 LineKind = Literal["physical", "digital"]
+# The language of the customer's messages; requests before it existed were answered in Dutch.
+Locale = Literal["nl", "en"]
 
 Id = Field(min_length=1, max_length=100)
 Text = Field(max_length=500)
@@ -117,6 +119,7 @@ class ReturnRequest(_Strict):
     order: Order
     items: list[ReturnItem] = Field(max_length=500)
     preferred_resolution: Resolution | None = None
+    locale: Locale = "nl"
 
     @model_validator(mode="after")
     def _consistent(self) -> ReturnRequest:

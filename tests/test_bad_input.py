@@ -118,6 +118,7 @@ FIELDS: list[tuple[str | int, ...]] = [
     ("items", 0, "note"),
     ("items", 0, "photos"),
     ("preferred_resolution",),
+    ("locale",),
 ]
 FREE_TEXT = [
     i for i, f in enumerate(FIELDS) if f[-1] in ("name", "note", "reference", "sku", "category", "order_id")

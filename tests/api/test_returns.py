@@ -130,6 +130,7 @@ async def test_invalid_bodies_are_422_with_the_cli_text(
     del req["order"]["customer"]["email"]
     req["items"][0]["reason"] = "bored"
     req["surprise"] = 1
+    req["locale"] = "fr"
     r = await http.post("/v1/returns", json=req, headers=auth(keys["webshop"]))
     body = problem(r, 422)
     bad = tmp_path / "bad.json"
@@ -137,7 +138,9 @@ async def test_invalid_bodies_are_422_with_the_cli_text(
     cli = await run_script(None, "starter.py", "submit", str(bad))
     assert cli.returncode == 2
     assert body["detail"] == cli.stderr.strip()
-    assert [e["field"] for e in body["errors"]] == ["order.customer.email", "items[0].reason", "surprise"]
+    fields = [e["field"] for e in body["errors"]]
+    assert fields == ["order.customer.email", "items[0].reason", "locale", "surprise"]
+    assert {"field": "locale", "message": "Input should be 'nl' or 'en'"} in body["errors"]
     assert {"field": "surprise", "message": "unknown field"} in body["errors"]
     r = await http.post(
         "/v1/returns",

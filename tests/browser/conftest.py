@@ -7,13 +7,9 @@ docs/ops.md shows (docs/screenshots/)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +25,7 @@ from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server
 from store.db import create_pool
 from tests.conftest import fresh_database
+from tests.debian import ensure_debian_package
 from worker import build_worker
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
@@ -52,38 +49,9 @@ VIEWPORT: ViewportSize = {"width": 1400, "height": 1000}
 expect.set_options(timeout=15_000)
 
 
-def announce(config: pytest.Config, line: str) -> None:
-    """One line on the terminal while the tests' output is captured: a long pause gets a reason."""
-    capture = config.pluginmanager.getplugin("capturemanager")
-    terminal = config.pluginmanager.getplugin("terminalreporter")
-    # An xdist worker's stdout is its channel to the controller; its stderr is the terminal's.
-    in_worker = hasattr(config, "workerinput")
-    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        if terminal is not None and not in_worker:
-            terminal.write_line(line)
-        else:
-            print(line, file=sys.__stderr__, flush=True)
-
-
 def ensure_chromium(config: pytest.Config) -> Path:
     """Debian's chromium, installed with apt-get when missing; skip only where apt cannot run."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip(f"{CHROMIUM} is missing and apt-get cannot install it here (needs Debian apt as root)")
-    announce(config, f"{CHROMIUM} is missing: installing Debian's chromium with apt-get (a few minutes)")
-    started = time.monotonic()
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    wait_for_lock = ["-o", "DPkg::Lock::Timeout=300"]  # another apt run (CI, a colleague) may hold it
-    for cmd in (
-        ["apt-get", *wait_for_lock, "update", "-q"],
-        ["apt-get", *wait_for_lock, "install", "-y", "-q", "--no-install-recommends", "chromium"],
-    ):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
-    assert CHROMIUM.exists(), "apt-get installed chromium but /usr/bin/chromium is missing"
-    announce(config, f"chromium installed in {time.monotonic() - started:.0f} s")
-    return CHROMIUM
+    return ensure_debian_package(config, CHROMIUM, "chromium")
 
 
 @dataclass

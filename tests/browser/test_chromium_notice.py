@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_notice_reaches_the_terminal_while_output_is_captured(tmp_path: Path, workers: str) -> None:
     (tmp_path / "test_notice.py").write_text(
         "import pytest\n"
-        "from tests.browser.conftest import announce\n\n\n"
+        "from tests.debian import announce\n\n\n"
         "def test_notice(pytestconfig: pytest.Config) -> None:\n"
         '    print("captured, so never shown")\n'
         '    announce(pytestconfig, "installing chromium (notice)")\n'

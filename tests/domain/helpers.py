@@ -20,6 +20,8 @@ from domain.effects import CustomerMessage
 from domain.policy import Policy
 from domain.request import ReturnRequest, parse_request
 from domain.view import case_view
+from mail.render import render_message
+from mail.shop import ShopSettings
 from policies import load_policy
 
 UTC = UTC
@@ -263,6 +265,11 @@ class Driver:
 
     def sent(self, template: str) -> list[CustomerMessage]:
         return [e for e in self.effects if isinstance(e, CustomerMessage) and e.template == template]
+
+
+def text(message: CustomerMessage) -> str:
+    """The message's text part as the customer reads it (mail/render.py, the embedded shop)."""
+    return render_message(message.template, message.data, ShopSettings()).text
 
 
 # What the case view and the stored events gained with contract 7, so that data an earlier

@@ -13,7 +13,7 @@ from domain.case import fold
 from domain.decider import Refused, decide, next_timer
 from domain.effects import CustomerMessage, Refund, StoreCredit
 from domain.view import case_view
-from tests.domain.helpers import T0, Driver, item, line, policy, request
+from tests.domain.helpers import T0, Driver, item, line, policy, request, text
 
 MESSAGES = {"case_opened", "reminder", "case_resolved", "case_rejected", "case_expired", "inspection_failed"}
 SECOND = timedelta(seconds=1)
@@ -144,8 +144,8 @@ def test_case_opened_only_when_waiting_and_says_everything() -> None:
     assert opened.data["label"] is True
     assert opened.data["quote"] == {"gross": "80.00", "additions": [], "deductions": [], "total": "80.00"}
     assert opened.data["photos"][0]["instruction"] == "A photo of the error message or of the defect"
-    assert "een foto van de foutmelding of van het defect" in opened.text
-    assert "80,00" in opened.text
+    assert "een foto van de foutmelding of van het defect" in text(opened)
+    assert "80,00" in text(opened)
     assert opened.email == "klant@example.nl"
 
 
@@ -284,7 +284,7 @@ def test_inspection_failed_then_accept_approves_the_inspection() -> None:
     v = d.view()
     assert v["status"] == "rejected"
     assert v["customer_messages"] == ["case_opened", "inspection_failed"]
-    assert "waterschade" in d.sent("inspection_failed")[0].text
+    assert "waterschade" in text(d.sent("inspection_failed")[0])
     assert "inspection_failed" in d.event_types
     d.at_day(10)
     d.override("accept", kind="warranty")
@@ -770,7 +770,7 @@ def test_case_resolved_message_carries_the_amount() -> None:
     (resolved,) = d.sent("case_resolved")
     assert resolved.data["refund"] == "30.00"
     assert resolved.data["payment_method"] == "ideal"
-    assert "30,00" in resolved.text
+    assert "30,00" in text(resolved)
 
 
 # --- messages are only the six of section 3 ---

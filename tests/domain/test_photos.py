@@ -10,7 +10,7 @@ import pytest
 from domain.assessment import assess, photo_rules
 from domain.request import parse_request
 from policies import load_policy
-from tests.domain.helpers import Driver, item, line, policy, request
+from tests.domain.helpers import Driver, item, line, policy, request, text
 
 FAULT = "A photo of the error message or of the defect"
 DAMAGE = "A photo of the damage and of the outer packaging"
@@ -89,7 +89,7 @@ def test_several_rules_on_one_item_ask_several_photos() -> None:
     opened = d.sent("case_opened")[0]
     assert [p["instruction"] for p in opened.data["photos"]] == [FAULT, DAMAGE, HIGH]
     for dutch in ("foutmelding", "buitenverpakking", "serienummerlabel"):
-        assert dutch in opened.text
+        assert dutch in text(opened)
 
 
 def test_one_photo_of_three_keeps_the_case_waiting() -> None:

@@ -10,7 +10,7 @@ import pytest
 from domain.assessment import assess, quote, store_credit_amount
 from domain.request import parse_request
 from policies import load_policy
-from tests.domain.helpers import Driver, item, line, policy, request
+from tests.domain.helpers import Driver, item, line, policy, request, text
 
 
 def laptop_with_gift(
@@ -113,7 +113,7 @@ def test_physical_gift_not_listed_is_deducted_in_the_first_answer(preferred: str
     # ... and the first message says so, with the amount.
     opened = d.sent("case_opened")[0]
     assert opened.data["quote"]["deductions"][0]["rule"] == "gift-not-returned"
-    assert "79,00" in opened.text and "820,00" in opened.text
+    assert "79,00" in text(opened) and "820,00" in text(opened)
 
 
 def test_refund_pays_the_quote_with_the_deduction() -> None:

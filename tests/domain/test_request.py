@@ -61,6 +61,14 @@ def test_preferred_resolution_may_be_null_or_absent() -> None:
     assert parse_request(data).preferred_resolution is None
 
 
+def test_locale_is_nl_or_en_and_dutch_when_absent() -> None:
+    assert parse_request(example()).locale == "nl"
+    assert parse_request(request(locale="en")).locale == "en"
+    for bad in ("fr", "EN", "", None, 1):
+        message = refused(request(locale=bad))
+        assert message.startswith("invalid request: locale: "), message
+
+
 @pytest.mark.parametrize("where", ["top", "order", "customer", "payment", "line", "item"])
 def test_unknown_fields_are_refused_naming_them(where: str) -> None:
     data = example()

@@ -59,7 +59,7 @@ ONE_OF_EACH: list[Effect] = [
     RepairOrder(key="k6", return_id="R-1", order_id="O-1", line_ids=("L1",)),
     LicenceRevocation(key="k4", return_id="R-1", order_id="O-1", line_id="L3", sku="AV-1"),
     CustomerMessage(
-        key="k5", return_id="R-1", customer_id="C-42", email="a@b.nl", template="reminder", data={}, text=""
+        key="k5", return_id="R-1", customer_id="C-42", email="a@b.nl", template="reminder", data={}
     ),
 ]
 
