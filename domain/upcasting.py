@@ -95,6 +95,11 @@ def same_fields(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def request_locale_nl(data: dict[str, Any]) -> dict[str, Any]:
+    """The upcaster of case_assessed for the request field `locale`: Dutch, as messages were."""
+    return {**data, "request": {"locale": "nl", **data["request"]}}
+
+
 # The upcasters of domain.events; every type without one is at version 1.
 UPCASTERS = Upcasters(
     {
@@ -115,5 +120,8 @@ UPCASTERS = Upcasters(
         # answer may quote the address). Never stored as version 1; its version 2 says, as for
         # the types above, that a stored event of it may carry an envelope.
         ("message_failed", 1): same_fields,
+        # v4 (issue 12): the request gained `locale`; a case recorded before it was answered in
+        # Dutch, and reads so.
+        ("case_assessed", 3): request_locale_nl,
     }
 )

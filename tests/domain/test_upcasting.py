@@ -56,10 +56,10 @@ def test_data_without_a_version_is_version_1_and_writers_stamp_the_current_versi
             assert as_recorded(fields, data) == data
 
 
-@pytest.mark.parametrize("version", [4, 0, "1", None, 1.0, True])
+@pytest.mark.parametrize("version", [5, 0, "1", None, 1.0, True])
 def test_a_version_this_code_cannot_read_is_refused(version: object) -> None:
     data = {**recorded()["events"][0]["data"], VERSION_KEY: version}
-    with pytest.raises(UnknownSchemaVersion, match=r"case_assessed: schema version .* reads versions 1 to 3"):
+    with pytest.raises(UnknownSchemaVersion, match=r"case_assessed: schema version .* reads versions 1 to 4"):
         event_from_json(data)
 
 
@@ -123,7 +123,7 @@ def test_a_recorded_policy_keeps_its_meaning_when_settings_are_added() -> None:
     assert silently.policy.repair_extension_months == 12
 
     assessed = event_from_json(stored)
-    assert isinstance(assessed, CaseAssessed) and UPCASTERS.current("case_assessed") == 3
+    assert isinstance(assessed, CaseAssessed) and UPCASTERS.current("case_assessed") == 4
     assert assessed.policy.repair_categories == () and assessed.policy.repair_extension_months == 0
     assert assessed.policy.return_fee == Decimal("0.00")
     # Nothing else of the policy changed, and the case folds as recorded.
@@ -134,14 +134,14 @@ def test_a_recorded_policy_keeps_its_meaning_when_settings_are_added() -> None:
     assert as_recorded(case_view(case).model_dump(mode="json"), stream["view"]) == stream["view"]
     assert stored == recorded()["events"][0]["data"]  # the stored data itself is never changed
 
-    # A case assessed under the new settings is the current version (3: sealable, issue 16) and
-    # keeps its own values.
+    # A case assessed under the new settings is the current version (4: sealable, issue 16; the
+    # request's locale, issue 12) and keeps its own values.
     repairing = assessed.policy.model_copy(
         update={"repair_categories": ("printers",), "return_fee": Decimal("2.50")}
     )
     new = assessed.model_copy(update={"policy": repairing})
     written = event_to_json(new)
-    assert written[VERSION_KEY] == 3
+    assert written[VERSION_KEY] == 4
     again = event_from_json(written)
     assert isinstance(again, CaseAssessed) and again.policy == repairing
 
@@ -152,5 +152,18 @@ def test_the_sealable_types_are_versioned_and_their_fields_read_as_before() -> N
     assert all(UPCASTERS.current(t) >= 2 for t in PERSONAL_PATHS)
     for data in stored_events():
         if data["type"] in PERSONAL_PATHS:
-            assert UPCASTERS.current(data["type"]) == (3 if data["type"] == "case_assessed" else 2)
+            assert UPCASTERS.current(data["type"]) == (4 if data["type"] == "case_assessed" else 2)
             assert event_from_json({**event_to_json(event_from_json(data))}) == event_from_json(data)
+
+
+def test_a_request_recorded_before_locale_reads_dutch_and_a_new_one_keeps_its_own() -> None:
+    """Issue 12: the request gained `locale`; a case assessed before it was answered in Dutch."""
+    stored = recorded()["events"][0]["data"]
+    assert "locale" not in stored["request"]
+    old = event_from_json(stored)
+    assert isinstance(old, CaseAssessed) and old.request.locale == "nl"
+    english = old.model_copy(update={"request": old.request.model_copy(update={"locale": "en"})})
+    written = event_to_json(english)
+    assert written[VERSION_KEY] == 4 and written["request"]["locale"] == "en"
+    again = event_from_json(written)
+    assert isinstance(again, CaseAssessed) and again.request.locale == "en"
