@@ -39,6 +39,7 @@ from payload.codec import (
 )
 from payload.converter import data_converter
 from payload.server import CodecServer
+from payments.settings import PaymentConfigError, PaymentProviders
 from policies import DEFAULT_POLICY_FILE
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
@@ -296,6 +297,11 @@ async def main(settings: Settings) -> None:
     try:
         retention = retention_days()
     except RetentionSettingError as e:
+        print(f"worker: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        PaymentProviders.from_env()  # an unknown adapter or a missing key: one line, before anything starts
+    except PaymentConfigError as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     async with service(settings) as (client, pool, notes), http_api(settings, client, pool, keyring) as url:
