@@ -26,6 +26,7 @@ from api.returns import router as returns_router
 from customers.api import router as customers_router
 from domain.request import ReturnRequest
 from payload.codec import Keyring
+from payments.api import router as payments_router
 from returns_client import ReturnsClient
 from webhooks import api as webhooks_api
 from webhooks.settings import enabled_in_process
@@ -39,7 +40,7 @@ VERSION = "1.0.0"
 Background = Callable[[FastAPI], Awaitable[None]]
 
 # The routers every app serves; a capability adds its own here.
-ROUTERS: list[APIRouter] = [returns_router, webhooks_api.router, customers_router]
+ROUTERS: list[APIRouter] = [returns_router, webhooks_api.router, customers_router, payments_router]
 
 
 @dataclass
