@@ -44,6 +44,9 @@ ROLE_OF = {
     # /v1/customers (ops): customers the session's cases do not have (no case, nothing deleted)
     "erase": "ops",
     "export": "ops",
+    # payments/api.py: a case's refunds (webshop and ops), ops' retry of a refused refund
+    "refunds": "webshop",
+    "retry_effects": "ops",
 }
 
 

@@ -30,6 +30,8 @@ from tests.workflow.test_ops_visibility import details
 from tests.workflow.test_return_case import assert_consistent, toner
 from worker import build_worker
 
+pytestmark = pytest.mark.slow  # a time-skipping server of its own, and refusals waited out
+
 
 @dataclass
 class Service:
