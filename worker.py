@@ -82,6 +82,13 @@ ENV_VARS = {
     "RETURNS_WEBHOOKS": "1 (default): the HTTP API's process also delivers webhooks; 0: it does not "
     "(run python -m api webhooks run elsewhere)",
     "RETURNS_WEBHOOK_TIMEOUT": "seconds one webhook delivery attempt may take (default 10)",
+    "RETURNS_PAYMENT_PROVIDERS": "payment method=adapter, comma-separated, * for the rest (adapters: ledger, "
+    "stripe, mollie); default *=ledger (the PostgreSQL refunds ledger, nothing leaves the service)",
+    "STRIPE_API_KEY": "Stripe secret key, needed when an adapter is stripe (never logged)",
+    "STRIPE_API_BASE": "another Stripe API address (localstripe in the tests); unset: Stripe's",
+    "MOLLIE_API_KEY": "Mollie API key (test_... or live_...), needed when an adapter is mollie "
+    "(never logged)",
+    "MOLLIE_API_BASE": "another Mollie API address; unset: Mollie's",
     "RETURNS_PERSONAL_DATA_RETENTION_DAYS": "erase a customer this many days after their last case closed "
     "(Temporal schedule personal-data-retention, daily); unset: no automatic erasure",
 }
