@@ -21,6 +21,7 @@ from payments.ledger import LedgerProvider
 from payments.settings import PaymentProviders
 from payments.stripe_adapter import StripeProvider
 from policies import DEFAULT_POLICY_FILE
+from replay.histories import replay
 from returns_client import ReturnsClient
 from stack.embedded import time_skipping_server
 from store import ledgers
@@ -144,6 +145,10 @@ async def test_a_refused_refund_flags_the_case_and_waits_for_ops(
         await env.sleep(timedelta(hours=6))
         assert localstripe.calls() - before == 2
         assert localstripe.refunds(pi) == []
+
+        # The refusal, the wait and ops' retry replay as recorded (the payment-refusals patch).
+        history = await rc.client.get_workflow_handle(rc.case_id(rid)).fetch_history()
+        assert [v.failure async for v in replay([history])] == [None]
     finally:
         photos.cancel()
 
