@@ -45,6 +45,24 @@ class LocalStripe:
             assert confirmed.json()["status"] == "succeeded"
             return pi
 
+    def unpaid(self, cents: int) -> str:
+        """A PaymentIntent the customer has not paid yet (no payment method): Stripe refuses refunds."""
+        with self._http() as http:
+            created = http.post("/v1/payment_intents", data={"amount": cents, "currency": "eur"})
+            created.raise_for_status()
+            return str(created.json()["id"])
+
+    def pay(self, payment_intent: str) -> None:
+        """The customer pays it after all, with the test card."""
+        with self._http() as http:
+            method = http.post(
+                f"/v1/payment_intents/{payment_intent}", data={"payment_method": "pm_card_visa"}
+            )
+            method.raise_for_status()
+            confirmed = http.post(f"/v1/payment_intents/{payment_intent}/confirm")
+            confirmed.raise_for_status()
+            assert confirmed.json()["status"] == "succeeded"
+
     def refunds(self, payment_intent: str) -> list[dict[str, Any]]:
         with self._http() as http:
             answer = http.get("/v1/refunds", params={"payment_intent": payment_intent, "limit": 100})

@@ -2,11 +2,13 @@
 tests.payments.localstripe_server CALL_LOG`, on 127.0.0.1 and a port the OS picks, printed as the
 first line of stdout ("PORT n").
 
-Two changes to it, made here without forking the package (localstripe 1.15.10 runs on Python 3.11
+Three changes to it, made here without forking the package (localstripe 1.15.10 runs on Python 3.11
 as it is):
 - it lets a refund exceed what is left of the charge; Stripe refuses that with an
   invalid_request_error, "Refund amount (€x) is greater than charge amount (€y)". This server
   refuses it the same way, so the refusal path meets a real 400 from a real server;
+- listing the refunds of a PaymentIntent that has no charge yet fails with a 500 (it reads the
+  missing charge's id); Stripe answers an empty list, and so does this server;
 - it keeps its state in /tmp/localstripe.pickle, shared by every instance on the machine; here it
   keeps nothing (a fresh store per process).
 Every request is appended to CALL_LOG ("METHOD PATH"), so tests can count the provider calls.
@@ -61,9 +63,28 @@ def refuse_refunds_over_the_charge() -> None:
     resources.Refund.__init__ = __init__
 
 
+def list_no_refunds_of_an_unpaid_payment() -> None:
+    original = resources.Refund._api_list_all
+
+    def list_all(cls: Any, /, url: str, payment_intent: Any = None, **kwargs: Any) -> Any:
+        if payment_intent is not None:
+            try:
+                unpaid = resources.PaymentIntent._api_retrieve(payment_intent).latest_charge is None
+            except Exception:
+                unpaid = False  # localstripe answers (a 404) as it does
+            if unpaid:
+                empty = original(url, limit=kwargs.get("limit"), starting_after=kwargs.get("starting_after"))
+                empty._list = []
+                return empty
+        return original(url, payment_intent=payment_intent, **kwargs)
+
+    resources.Refund._api_list_all = classmethod(list_all)
+
+
 def main() -> None:
     call_log = Path(sys.argv[1])
     refuse_refunds_over_the_charge()
+    list_no_refunds_of_an_unpaid_payment()
     resources.store.dump_to_disk = lambda: None
 
     @web.middleware

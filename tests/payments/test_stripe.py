@@ -153,6 +153,42 @@ async def test_a_refused_refund_flags_the_case_and_waits_for_ops(
         photos.cancel()
 
 
+async def test_after_ops_fix_it_at_the_provider_their_retry_refunds_and_clears_the_flag(
+    stripe_service: Service, localstripe: LocalStripe
+) -> None:
+    """Stripe refuses to refund a payment that has not succeeded; ops see why, the payment is
+    completed at Stripe, ops retry: the refund is made once, the case resolves, the flags clear."""
+    pi = localstripe.unpaid(3995)
+    req = paid_by_card(pi)
+    rid = req["return_id"]
+    rc, pool = stripe_service.returns, stripe_service.pool
+    await rc.submit(req)
+    photos = asyncio.create_task(rc.submit_photos(rid, "L1", ["printer-error.jpg"]))
+    try:
+
+        async def flagged() -> bool:
+            return "refused: stripe: Cannot refund a failed payment." in await details(rc, rid)
+
+        await until(flagged)
+        row = await get_case(pool, rid)
+        assert row is not None and row.needs_attention
+
+        localstripe.pay(pi)  # fixed at the provider
+        await rc.retry_effects(rid)
+        view = await asyncio.wait_for(photos, 60)
+    finally:
+        photos.cancel()
+    assert (view.status, view.refunded) == ("resolved", Decimal("39.95"))
+    [refund] = localstripe.refunds(pi)
+    assert refund["amount"] == 3995
+    [ledger] = await ledgers.refunds_of(pool, rid)
+    assert ledger.provider_refund_id == refund["id"]
+    assert "effect failing" not in await details(rc, rid)
+    row = await get_case(pool, rid)
+    assert row is not None and not row.needs_attention
+    await assert_consistent(rc, pool, rid)
+
+
 async def until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
     """Poll `check` until it holds, within a deadline."""
     deadline = asyncio.get_running_loop().time() + seconds
