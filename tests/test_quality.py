@@ -43,6 +43,7 @@ def test_mypy_clean() -> None:
         "replay",
         "returns_client",
         "payload",
+        "payments",
         "api",
         "deploy",
         "bench",
