@@ -39,6 +39,7 @@ from payload.codec import (
 )
 from payload.converter import data_converter
 from payload.server import CodecServer
+from payments.settings import PaymentConfigError, PaymentProviders
 from policies import DEFAULT_POLICY_FILE
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
@@ -81,6 +82,13 @@ ENV_VARS = {
     "RETURNS_WEBHOOKS": "1 (default): the HTTP API's process also delivers webhooks; 0: it does not "
     "(run python -m api webhooks run elsewhere)",
     "RETURNS_WEBHOOK_TIMEOUT": "seconds one webhook delivery attempt may take (default 10)",
+    "RETURNS_PAYMENT_PROVIDERS": "payment method=adapter, comma-separated, * for the rest (adapters: ledger, "
+    "stripe, mollie); default *=ledger (the PostgreSQL refunds ledger, nothing leaves the service)",
+    "STRIPE_API_KEY": "Stripe secret key, needed when an adapter is stripe (never logged)",
+    "STRIPE_API_BASE": "another Stripe API address (localstripe in the tests); unset: Stripe's",
+    "MOLLIE_API_KEY": "Mollie API key (test_... or live_...), needed when an adapter is mollie "
+    "(never logged)",
+    "MOLLIE_API_BASE": "another Mollie API address; unset: Mollie's",
     "RETURNS_PERSONAL_DATA_RETENTION_DAYS": "erase a customer this many days after their last case closed "
     "(Temporal schedule personal-data-retention, daily); unset: no automatic erasure",
 }
@@ -296,6 +304,11 @@ async def main(settings: Settings) -> None:
     try:
         retention = retention_days()
     except RetentionSettingError as e:
+        print(f"worker: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        PaymentProviders.from_env()  # an unknown adapter or a missing key: one line, before anything starts
+    except PaymentConfigError as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     async with service(settings) as (client, pool, notes), http_api(settings, client, pool, keyring) as url:

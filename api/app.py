@@ -26,6 +26,7 @@ from api.returns import router as returns_router
 from customers.api import router as customers_router
 from domain.request import ReturnRequest
 from payload.codec import Keyring
+from payments.api import router as payments_router
 from returns_client import ReturnsClient
 from store_credit.api import router as store_credit_router
 from webhooks import api as webhooks_api
@@ -40,7 +41,13 @@ VERSION = "1.0.0"
 Background = Callable[[FastAPI], Awaitable[None]]
 
 # The routers every app serves; a capability adds its own here.
-ROUTERS: list[APIRouter] = [returns_router, webhooks_api.router, customers_router, store_credit_router]
+ROUTERS: list[APIRouter] = [
+    returns_router,
+    webhooks_api.router,
+    customers_router,
+    store_credit_router,
+    payments_router,
+]
 
 
 @dataclass

@@ -297,6 +297,18 @@ class ReturnsClient:
         )
         return await self._update(return_id, wf.OVERRIDE, c, update_id)
 
+    async def retry_effects(self, return_id: str) -> None:
+        """Ops: try again the effects a payment provider refused (after fixing it there). A signal:
+        it answers once the server has it; the case details show what happens next."""
+        try:
+            with _readable(return_id):
+                await _retry_transient(lambda: self._handle(return_id).signal(wf.RETRY_EFFECTS))
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                await self.status(return_id)  # CaseNotFound, or a closed case
+                raise Refused(f"retry_effects refused for {return_id}: the case is closed") from None
+            raise
+
     async def act(self, return_id: str, action: str, args: dict[str, Any]) -> CaseView:
         """An action by its contract name, as in a case file's timeline."""
         methods = {

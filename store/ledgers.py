@@ -31,18 +31,63 @@ async def record_refund(
     amount: Decimal,
     payment_method: str,
     payment_reference: str,
+    provider: str = "ledger",
+    provider_refund_id: str | None = None,
+    status: str = "succeeded",
 ) -> bool:
+    """The refund as the provider made it (payments/). A retry after the provider answered finds
+    the row; a row without the provider's id (the provider's answer came late) gets it."""
     return await _insert(
         pool,
         "insert into refunds (idempotency_key, return_id, amount, payment_method,"
-        " payment_reference) values ($1, $2, $3, $4, $5)"
+        " payment_reference, provider, provider_refund_id, status) values ($1, $2, $3, $4, $5, $6, $7, $8)"
         " on conflict (idempotency_key) do nothing returning true",
         idempotency_key,
         return_id,
         amount,
         payment_method,
         payment_reference,
+        provider,
+        provider_refund_id,
+        status,
     )
+
+
+@dataclass(frozen=True)
+class RefundRow:
+    """A row of the refunds ledger, for ops (GET /v1/returns/{id}/refunds)."""
+
+    key: str
+    amount: Decimal
+    payment_method: str
+    payment_reference: str
+    provider: str
+    provider_refund_id: str | None
+    status: str
+    created_at: datetime
+
+
+async def refunds_of(pool: asyncpg.Pool, return_id: str) -> list[RefundRow]:
+    """The refunds of a case, oldest first."""
+    rows = await pool.fetch(
+        "select idempotency_key, amount, payment_method, payment_reference, provider,"
+        " provider_refund_id, status, created_at from refunds where return_id = $1"
+        " order by created_at, idempotency_key",
+        return_id,
+    )
+    return [
+        RefundRow(
+            key=r["idempotency_key"],
+            amount=Decimal(r["amount"]),
+            payment_method=r["payment_method"],
+            payment_reference=r["payment_reference"],
+            provider=r["provider"],
+            provider_refund_id=r["provider_refund_id"],
+            status=r["status"],
+            created_at=r["created_at"],
+        )
+        for r in rows
+    ]
 
 
 async def grant_store_credit(

@@ -67,6 +67,12 @@ async def upsert_case(conn: asyncpg.Connection, row: CaseRow) -> None:
     await conn.execute(_UPSERT, *case_values(row))
 
 
+async def flag_attention(pool: asyncpg.Pool, return_id: str) -> None:
+    """Flag a case for ops' list until its next event rewrites the row (a refused refund: the
+    workflow waits for ops, and the refund's event clears it)."""
+    await pool.execute("update return_cases set needs_attention = true where return_id = $1", return_id)
+
+
 async def get_case(pool: asyncpg.Pool, return_id: str) -> CaseRow | None:
     r = await pool.fetchrow("select * from return_cases where return_id = $1", return_id)
     return None if r is None else _from_record(r)

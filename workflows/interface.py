@@ -27,6 +27,7 @@ OVERRIDE = "override"
 RECORD_FACT = "record_fact"
 VIEW = "view"  # query
 REQUEST_OVERRIDE = "request_override"  # signal, for ops acting from the Temporal UI
+RETRY_EFFECTS = "retry_effects"  # signal: ops retry an effect the payment provider refused
 
 
 def workflow_id(return_id: str, prefix: str = "") -> str:

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.request import describe
     from domain.summary import summarize
     from domain.view import CaseView, case_view
-    from workflows.interface import RECORD_FACT, WORKFLOW, StartCase
+    from workflows.interface import RECORD_FACT, RETRY_EFFECTS, WORKFLOW, StartCase
     from workflows.metrics import record_transition
     from workflows.search_attributes import search_attribute_updates
 
@@ -48,6 +48,10 @@ ADOPT_RECORDED_EVENTS = "adopt-recorded-events"
 # those settings or from request fields earlier requests could not have (delivery_price, reason
 # withdrawal), so this one marker keeps every earlier history replaying as recorded.
 EU_2026 = "eu-2026"
+# A refund the payment provider refuses (PaymentRefused, non-retryable) flags the case with the
+# provider's message and waits for ops' retry_effects, instead of failing the workflow.
+PAYMENT_REFUSALS = "payment-refusals"
+PAYMENT_REFUSED = "PaymentRefused"  # activities.effects.PAYMENT_REFUSED
 EVENT_IDS = uuid.UUID("6f1d2c8e-3b7a-5e41-9c0d-8a2f4b6e1d37")
 
 
@@ -69,6 +73,7 @@ class ReturnCaseWorkflow:
         self._changed = False
         self._failing: list[str] = []  # summaries of effects that keep failing, for ops
         self._refused = RefusedOverrides()
+        self._retries_asked = 0  # ops' retry_effects signals received
         self._search_attributes: list[Any] = []
         # Updates, timers and effects take turns: each decides on the state the previous one left.
         self._lock = asyncio.Lock()
@@ -286,20 +291,51 @@ class ReturnCaseWorkflow:
                 self._search_attributes = attrs
 
     async def _carry_out(self, effect: Effect) -> None:
-        """Run the effect's activity; if it keeps failing, flag the case for ops and keep trying."""
+        """Run the effect's activity; if it keeps failing, flag the case for ops and keep trying.
+        If the provider refuses it, flag the case with the provider's message and wait for ops."""
         if not workflow.patched(OPS_VISIBILITY):
             await self._run_effect(effect, EFFECT_RETRY)
             return
-        try:
-            await self._run_effect(effect, EFFECT_FIRST_TRY)
+        retry = EFFECT_FIRST_TRY
+        while True:
+            try:
+                await self._run_effect(effect, retry)
+            except ActivityError as e:
+                refusal = _refusal(e)
+                if refusal is None or not workflow.patched(PAYMENT_REFUSALS):
+                    if retry is EFFECT_RETRY:
+                        raise
+                    workflow.logger.warning("effect %s failing, retrying: %s", effect.key, e.cause or e)
+                    self._failing.append(route(effect).summary)
+                    self._publish()
+                    retry = EFFECT_RETRY
+                    continue
+                if retry is EFFECT_RETRY:
+                    self._failing.remove(route(effect).summary)
+                await self._wait_for_ops(effect, refusal)
+                retry = EFFECT_FIRST_TRY
+                continue
+            if retry is EFFECT_RETRY:
+                self._failing.remove(route(effect).summary)
+                self._publish()
             return
-        except ActivityError as e:
-            workflow.logger.warning("effect %s failing, retrying: %s", effect.key, e.cause or e)
-        self._failing.append(route(effect).summary)
+
+    async def _wait_for_ops(self, effect: Effect, refusal: str) -> None:
+        """A refused effect: shown to ops with the provider's message until they ask to retry
+        (signal retry_effects, or POST /v1/returns/{id}/retry-effects)."""
+        workflow.logger.warning("effect %s refused by the provider: %s", effect.key, refusal)
+        flag = f"{route(effect).summary}: refused: {refusal} (fix it at the provider, then retry_effects)"
+        self._failing.append(flag)
         self._publish()
-        await self._run_effect(effect, EFFECT_RETRY)
-        self._failing.remove(route(effect).summary)
+        asked = self._retries_asked
+        await workflow.wait_condition(lambda: self._retries_asked > asked)
+        self._failing.remove(flag)
         self._publish()
+
+    @workflow.signal(name=RETRY_EFFECTS)
+    def retry_effects(self) -> None:
+        """Ops: try the effects the provider refused again (after fixing them at the provider)."""
+        self._retries_asked += 1
 
     async def _run_effect(self, effect: Effect, retry: RetryPolicy) -> None:
         # The activity by its registered name: the same command the typed method call gave.
@@ -312,3 +348,11 @@ class ReturnCaseWorkflow:
             retry_policy=retry,
             summary=r.summary,
         )
+
+
+def _refusal(e: ActivityError) -> str | None:
+    """The provider's message when the activity failed because the provider refused the effect."""
+    cause = e.cause
+    if isinstance(cause, ApplicationError) and cause.type == PAYMENT_REFUSED:
+        return cause.message
+    return None

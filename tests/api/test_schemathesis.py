@@ -48,6 +48,9 @@ ROLE_OF = {
     # store credit (webshop and ops): random customers, so only credit of none is redeemed
     "balance": "webshop",
     "redeem": "ops",
+    # payments/api.py: a case's refunds (webshop and ops), ops' retry of a refused refund
+    "refunds": "webshop",
+    "retry_effects": "ops",
 }
 
 

@@ -25,4 +25,4 @@ def test_the_interface_names_every_update_query_and_signal_of_the_workflow() -> 
     }
     assert set(defn.updates) == updates
     assert set(defn.queries) == {wf.VIEW}
-    assert set(defn.signals) == {wf.REQUEST_OVERRIDE}
+    assert set(defn.signals) == {wf.REQUEST_OVERRIDE, wf.RETRY_EFFECTS}

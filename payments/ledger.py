@@ -1,0 +1,14 @@
+"""The embedded default: no outside provider. The refund is the row the effect activity writes in
+the `refunds` ledger (store.ledgers.record_refund), as before providers existed."""
+
+from __future__ import annotations
+
+from domain.effects import Refund
+from payments.port import ProviderRefund
+
+
+class LedgerProvider:
+    name = "ledger"
+
+    async def refund(self, r: Refund) -> ProviderRefund:
+        return ProviderRefund(provider=self.name, provider_refund_id=None, status="succeeded")
