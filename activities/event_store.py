@@ -10,9 +10,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.case import ReturnCase, fold
+from domain.effects import CustomerMessage
 from domain.events import event_from_json
 from domain.summary import CaseSummary, summarize
-from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
+from store.event_store import ConcurrencyConflict, EventStore, NewEvent, Rider, StoredEvent
+from store.outbox import outbox_rider, outbox_row
 from store.read_model import case_rider
 
 
@@ -27,6 +29,9 @@ class AppendEvents(BaseModel):
     expected_version: int
     events: list[EventEnvelope]
     summary: CaseSummary
+    # Customer messages the batch hands to the outbox (their message_sent events are in it):
+    # written in the append's statement. Empty in inputs recorded before the outbox.
+    outbox: list[CustomerMessage] = []
 
 
 class Appended(BaseModel):
@@ -51,6 +56,14 @@ class EventStoreActivities:
     def __init__(self, store: EventStore) -> None:
         self._store = store
 
+    async def _riders(self, req: AppendEvents) -> list[Rider]:
+        """The read-model row, and the outbox rows sealed as the events are (the store's cipher)."""
+        riders = [case_rider(req.summary)]
+        if req.outbox:
+            rows = [await outbox_row(m, self._store.personal) for m in req.outbox]
+            riders.append(outbox_rider(rows))
+        return riders
+
     @activity.defn
     async def append_events(self, req: AppendEvents) -> int:
         events = [NewEvent(event_id=e.event_id, type=e.type, data=e.data) for e in req.events]
@@ -59,7 +72,7 @@ class EventStoreActivities:
                 req.stream_id,
                 req.expected_version,
                 events,
-                case_rider(req.summary),
+                await self._riders(req),
                 owner=req.summary.customer_id,
             )
         except ConcurrencyConflict as e:
@@ -75,7 +88,7 @@ class EventStoreActivities:
                 req.stream_id,
                 req.expected_version,
                 events,
-                case_rider(req.summary),
+                await self._riders(req),
                 owner=req.summary.customer_id,
             )
         except ConcurrencyConflict as e:

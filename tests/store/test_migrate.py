@@ -31,6 +31,7 @@ async def test_migrate_twice_applies_nothing_second_time(pg_server: PostgresServ
             "009_webhooks.sql",
             "010_personal_data.sql",
             "011_erasure.sql",
+            "012_outbox_delivery.sql",
         ]
         assert await migrate(conn) == []
         recorded = await conn.fetch("select name from schema_migrations order by name")

@@ -142,8 +142,9 @@ async def test_an_unmapped_effect_fails_the_workflow_task_and_is_not_recorded_do
     session_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The case opens calling for a Voucher before its first message: the task fails on it (and
-    keeps failing: ops see it in the UI), and neither the voucher nor the message behind it is
-    carried out or recorded."""
+    keeps failing: ops see it in the UI), and the voucher is neither carried out nor recorded
+    done. The message is not an effect behind it: it went to the outbox with the opening batch
+    (message-outbox), once."""
     calls_for = domain.case._calls_for
 
     def with_voucher(case: ReturnCase, e: ev.Event) -> list[Effect]:
@@ -175,7 +176,8 @@ async def test_an_unmapped_effect_fails_the_workflow_task_and_is_not_recorded_do
                 await handle.terminate("test over")
     assert "Expected code to be unreachable" in failure and "voucher" in failure
     events = await EventStore(session_pool).read_stream(workflow_id(req["return_id"]))
-    assert [e.type for e in events] == ["case_assessed"]  # no done event, for either effect
+    # No done event for the voucher; the message's is the opening batch's own.
+    assert [e.type for e in events] == ["case_assessed", "message_sent"]
     row = await get_case(session_pool, req["return_id"])
-    assert row is not None and (row.stream_version, row.customer_messages) == (1, ())
-    assert await ledger_count(session_pool, "outbox", req["return_id"]) == 0
+    assert row is not None and (row.stream_version, row.customer_messages) == (2, ("case_opened",))
+    assert await ledger_count(session_pool, "outbox", req["return_id"]) == 1

@@ -146,5 +146,5 @@ async def test_an_overdue_repair_needs_attention_and_ops_set_refund_pays_at_once
     assert await ledger_count(session_pool, "repair_orders", rid) == 1
     events = await stream(returns, session_pool, rid)
     assert events.count("repair_overdue") == 1
-    assert events[-3:] == ["case_resolved", "refund_issued", "message_sent"]
+    assert events[-3:] == ["case_resolved", "message_sent", "refund_issued"]
     await assert_consistent(returns, session_pool, rid)
