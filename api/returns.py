@@ -27,8 +27,9 @@ from domain.assessment import AcceptKind
 from domain.case import Status
 from domain.events import OverrideType
 from domain.request import InvalidRequest, Resolution, parse_request
-from domain.view import CaseView
+from domain.view import CaseView, case_view
 from returns_client import CaseNotFound, PayloadKeyError, Refused, ReturnsClient
+from returns_client.late import stored_case
 from store import read_model
 from store.read_model import CaseRow
 
@@ -278,8 +279,24 @@ async def status(
     request: Request, return_id: ReturnId, principal: Annotated[Principal, Depends(ANY_ROLE)]
 ) -> JSONResponse:
     rc = _client(request)
-    code, body = await _answer(rc, return_id, rc.status(return_id))
+    code, body = await _answer(rc, return_id, _status(request, rc, return_id))
     return JSONResponse(body, status_code=code)
+
+
+async def _status(request: Request, rc: ReturnsClient, return_id: str) -> CaseView:
+    """A closed case is its stored stream: late facts (returns_client.late) are appended there
+    after its workflow completed, and a query of the completed workflow would not show them.
+    An open case asks its workflow."""
+    pool: asyncpg.Pool = request.app.state.pool
+    try:
+        row = await read_model.get_case(pool, return_id)
+        if row is not None and row.closed_at is not None:
+            case = await stored_case(pool, rc.case_id(return_id))
+            if case is not None:
+                return case_view(case)
+    except (OSError, asyncpg.PostgresConnectionError):
+        pass  # the database is away: the workflow still answers (without later facts)
+    return await rc.status(return_id)
 
 
 @router.post(

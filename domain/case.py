@@ -38,6 +38,16 @@ class OverrideRecord(BaseModel):
     at: datetime
 
 
+class FailedMessage(BaseModel):
+    """A customer message the mail server refused for good (a late fact)."""
+
+    model_config = ConfigDict(frozen=True)
+    key: str
+    template: str
+    reason: str
+    at: datetime
+
+
 # The contract's statuses (section 3): awaiting_<need> while a need is open, then an outcome.
 Status = Literal[
     "awaiting_photos",
@@ -88,6 +98,9 @@ class ReturnCase(BaseModel):
     revoked_gifts: tuple[str, ...] = ()
     customer_messages: tuple[str, ...] = ()
     overrides: tuple[OverrideRecord, ...] = ()
+    # Late facts, recorded even after the case closed.
+    failed_messages: tuple[FailedMessage, ...] = ()
+    replacement_order_id: str | None = None
     pending_effects: tuple[Effect, ...] = ()
 
     # --- needs, derived, never stored ---------------------------------------------------------
@@ -372,6 +385,11 @@ def _apply(case: ReturnCase, e: Event) -> ReturnCase:
             return _done(case, e.key, revoked_gifts=(*case.revoked_gifts, e.line_id))
         case ev.MessageSent():
             return _done(case, e.key, customer_messages=(*case.customer_messages, e.template))
+        case ev.MessageFailed():
+            failed = FailedMessage(key=e.key, template=e.template, reason=e.reason, at=e.at)
+            return u(update={"failed_messages": (*case.failed_messages, failed)})
+        case ev.ReplacementOrderConfirmed():
+            return u(update={"replacement_order_id": e.order_id})
     raise AssertionError(f"unhandled event {e.type}")
 
 

@@ -101,6 +101,33 @@ class EffectDone(_Command):
     key: str
 
 
+# --- late facts: what may arrive after a case is closed (its workflow may have completed) ------
+class MessageFailed(_Command):
+    """A customer message the relay could not deliver: the mail server refused it for good (5xx).
+    `key` is the message's key (its outbox row), `reason` the server's answer."""
+
+    fact: Literal["message_failed"] = "message_failed"
+    key: str = Field(min_length=1, max_length=300)
+    template: str = Field(min_length=1, max_length=100)
+    reason: str = Field(max_length=2000)
+
+
+class ConfirmReplacementOrder(_Command):
+    """The shop answers a replacement.requested webhook with the id of the order it made."""
+
+    fact: Literal["replacement_order"] = "replacement_order"
+    order_id: str = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _order_id(self) -> ConfirmReplacementOrder:
+        if not self.order_id.strip():
+            raise ValueError("order_id: must not be blank")
+        return self
+
+
+# The decider accepts these on a closed case too (returns_client.late.tell_case delivers them).
+LateFact = MessageFailed | ConfirmReplacementOrder
+
 Action = (
     SubmitPhotos
     | ChooseResolution
@@ -110,4 +137,4 @@ Action = (
     | CancelCase
     | ApplyOverride
 )
-Command = OpenCase | Action | Tick | EffectDone
+Command = OpenCase | Action | Tick | EffectDone | LateFact

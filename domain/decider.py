@@ -215,6 +215,28 @@ def _effect_done(case: ReturnCase, c: cmd.EffectDone, now: datetime) -> list[Eve
     return [route(effect).done(now)]
 
 
+def _late(case: ReturnCase, c: cmd.LateFact, now: datetime) -> list[Event]:
+    """Late facts are accepted on a closed case too; each is recorded once (the same fact again
+    changes nothing, so a relay or a shop may repeat it)."""
+    match c:
+        case cmd.MessageFailed():
+            if any(f.key == c.key for f in case.failed_messages):
+                return []
+            return [ev.MessageFailed(at=now, key=c.key, template=c.template, reason=c.reason)]
+        case cmd.ConfirmReplacementOrder():
+            what = "replacement_order"
+            if case.resolved is None or case.resolved.resolution != "replacement":
+                raise _refuse(case, what, "the case was not resolved with a replacement")
+            if case.replacement_order_id == c.order_id:
+                return []
+            if case.replacement_order_id is not None:
+                raise _refuse(
+                    case, what, f"the replacement order is already confirmed as {case.replacement_order_id}"
+                )
+            return [ev.ReplacementOrderConfirmed(at=now, order_id=c.order_id)]
+    raise AssertionError(c)
+
+
 def _resolve_when_ready(case: ReturnCase, now: datetime) -> list[Event]:
     """When every need is met the resolution is executed at once, paying exactly the quote."""
     if case.outcome is not None or case.needs or not case.assessment.accepted:
@@ -251,6 +273,8 @@ def decide(case: ReturnCase | None, c: cmd.Command, now: datetime) -> list[Event
             events = _tick(case, now)
         elif isinstance(c, cmd.EffectDone):
             return _effect_done(case, c, now)
+        elif isinstance(c, cmd.MessageFailed | cmd.ConfirmReplacementOrder):
+            return _late(case, c, now)
         else:
             events = _action(case, c, now)
     after = fold(events, case)

@@ -58,7 +58,8 @@ def list_summary(request: ReturnRequest) -> str:
 
 def attention_reasons(case: ReturnCase, failing_effects: Sequence[str] = ()) -> list[str]:
     """Why ops should look: rejected within its appeal window, a reminder sent on an open case,
-    an override applied (kept for audit), an effect failing."""
+    an override applied (kept for audit), a message the mail server refused for good (even on a
+    closed case: the customer did not hear from us), an effect failing."""
     reasons: list[str] = []
     if case.status == "rejected" and case.closed_at is None:
         reasons.append("rejected, appeal window open")
@@ -69,6 +70,7 @@ def attention_reasons(case: ReturnCase, failing_effects: Sequence[str] = ()) -> 
         reasons.append(f"repair overdue: not completed within {days} days of the repair order")
     if case.overrides:
         reasons.append(f"{len(case.overrides)} override(s) applied")
+    reasons.extend(f"message failed: {f.template}: {f.reason}" for f in case.failed_messages)
     reasons.extend(f"effect failing: {what}" for what in failing_effects)
     return reasons
 
@@ -142,6 +144,9 @@ def case_details(
 
     out += ["", "### Messages sent"]
     out += [f"- {m}" for m in case.customer_messages] or ["- none"]
+    out += [f"- {f.template} FAILED {f.at:%Y-%m-%d %H:%M}: {f.reason}" for f in case.failed_messages]
+    if case.replacement_order_id is not None:
+        out += ["", "### Replacement order", f"- the shop's order {case.replacement_order_id}"]
 
     if case.overrides:
         out += ["", "### Overrides"]

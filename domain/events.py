@@ -175,6 +175,23 @@ class MessageSent(_Event):
     template: str
 
 
+# Late facts: recorded on a case even after it closed (domain.commands.LateFact).
+class MessageFailed(_Event):
+    """A customer message refused for good by the mail server: ops must reach the customer."""
+
+    type: Literal["message_failed"] = "message_failed"
+    key: str
+    template: str
+    reason: str
+
+
+class ReplacementOrderConfirmed(_Event):
+    """The shop's own order for the replacement (its answer to replacement.requested)."""
+
+    type: Literal["replacement_order_confirmed"] = "replacement_order_confirmed"
+    order_id: str
+
+
 Event = Annotated[
     CaseAssessed
     | CaseReassessed
@@ -199,7 +216,9 @@ Event = Annotated[
     | ReplacementOrdered
     | RepairOrdered
     | LicenceRevoked
-    | MessageSent,
+    | MessageSent
+    | MessageFailed
+    | ReplacementOrderConfirmed,
     Field(discriminator="type"),
 ]
 EVENT = TypeAdapter(Event)

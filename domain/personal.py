@@ -35,6 +35,7 @@ PERSONAL_PATHS: Mapping[str, tuple[str, ...]] = {
     "inspection_failed": ("note",),
     "repair_completed": ("note",),
     "override_applied": ("reason",),
+    "message_failed": ("reason",),  # a mail server's answer may quote the customer's address
 }
 
 ERASED_NAME = "[erased]"

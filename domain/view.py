@@ -23,6 +23,13 @@ class ItemView(BaseModel):
     guarantee_until: date | None  # contract 7.1: warranty items only
 
 
+class FailedMessageView(BaseModel):
+    key: str
+    template: str
+    reason: str
+    at: datetime
+
+
 class CaseView(BaseModel):
     return_id: str
     status: str
@@ -41,6 +48,9 @@ class CaseView(BaseModel):
     policy_version: str
     opened_at: datetime
     closed_at: datetime | None
+    # Late facts (defaults: a view from a worker before them reads the same).
+    replacement_order_id: str | None = None  # the shop's order for a replacement
+    failed_messages: list[FailedMessageView] = []  # refused for good by the mail server
 
 
 def case_view(case: ReturnCase) -> CaseView:
@@ -75,7 +85,12 @@ def case_view(case: ReturnCase) -> CaseView:
         policy_version=case.policy.version,
         opened_at=case.opened_at,
         closed_at=case.closed_at,
+        replacement_order_id=case.replacement_order_id,
+        failed_messages=[
+            FailedMessageView(key=f.key, template=f.template, reason=f.reason, at=f.at)
+            for f in case.failed_messages
+        ],
     )
 
 
-__all__ = ["CaseView", "ItemView", "case_view"]
+__all__ = ["CaseView", "FailedMessageView", "ItemView", "case_view"]

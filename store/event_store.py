@@ -200,6 +200,10 @@ class EventStore:
         self._pool = pool
         self.personal = personal if personal is not None else PersonalData.from_env(pool)
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
     async def _sealed(
         self, stream_id: str, owner: str | None, events: Sequence[NewEvent]
     ) -> Sequence[NewEvent]:

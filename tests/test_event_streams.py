@@ -94,7 +94,8 @@ async def test_a_stream_whose_customer_is_erased_folds_to_the_same_amounts(
 ) -> None:
     """Issue 16: with its customer's data key forgotten, a sealed stream still folds, to the
     same read-model row (amounts, statuses, messages) and the same view but for what was
-    personal: the name, e-mail, notes and photo references, and an override's reason."""
+    personal: the name, e-mail, notes and photo references, an override's reason and a failed
+    message's."""
     recorded: dict[str, Any] = json.loads(path.read_text())
     customer_id = f"C-{uuid.uuid4().hex[:10]}"
     data = [copy.deepcopy(e["data"]) for e in recorded["events"]]
@@ -113,8 +114,12 @@ async def test_a_stream_whose_customer_is_erased_folds_to_the_same_amounts(
     after = await store.read_stream(stream_id)
     assert row_of_stream(after) == row_of_stream(before)
     view_before, view_after = (case_view(fold_stored(e) or _no_case()) for e in (before, after))
-    assert view_after.model_dump(exclude={"overrides"}) == view_before.model_dump(exclude={"overrides"})
+    personal = {"overrides", "failed_messages"}
+    assert view_after.model_dump(exclude=personal) == view_before.model_dump(exclude=personal)
     assert [o.model_copy(update={"reason": ""}) for o in view_before.overrides] == view_after.overrides
+    # A mail server's answer may quote the address: a failed message's reason is personal too.
+    erased = [f.model_copy(update={"reason": ""}) for f in view_before.failed_messages]
+    assert erased == view_after.failed_messages
     customer = after[0].data["request"]["order"]["customer"]
     assert (customer["name"], customer["email"]) == (ERASED_NAME, ERASED_EMAIL)
     for item_before, item_after in zip(

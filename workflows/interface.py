@@ -22,6 +22,9 @@ INSPECTION_RESULT = "inspection_result"
 REPAIR_COMPLETED = "repair_completed"
 CANCEL = "cancel"
 OVERRIDE = "override"
+# Late facts (domain.commands.LateFact): a failed message, the shop's replacement order id.
+# Callers go through returns_client.late.tell_case, which also reaches a completed case.
+RECORD_FACT = "record_fact"
 VIEW = "view"  # query
 REQUEST_OVERRIDE = "request_override"  # signal, for ops acting from the Temporal UI
 

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.request import describe
     from domain.summary import summarize
     from domain.view import CaseView, case_view
-    from workflows.interface import WORKFLOW, StartCase
+    from workflows.interface import RECORD_FACT, WORKFLOW, StartCase
     from workflows.metrics import record_transition
     from workflows.search_attributes import search_attribute_updates
 
@@ -175,6 +175,17 @@ class ReturnCaseWorkflow:
     def _validate_override(self, c: cmd.ApplyOverride) -> None:
         self._decide(c)
 
+    # A late fact (returns_client.late.tell_case). An update no earlier history received, so it
+    # changes no recorded command and needs no patch; once the workflow has completed, tell_case
+    # appends to the stream itself.
+    @workflow.update(name=RECORD_FACT)
+    async def record_fact(self, fact: cmd.LateFact) -> CaseView:
+        return await self._act(fact)
+
+    @record_fact.validator
+    def _validate_record_fact(self, fact: cmd.LateFact) -> None:
+        self._decide(fact)
+
     @workflow.signal
     async def request_override(self, raw: Any) -> None:
         """An override for ops who act from the Temporal UI, which sends signals. A signal cannot
@@ -220,7 +231,7 @@ class ReturnCaseWorkflow:
         except Refused as e:
             raise ApplicationError(str(e), type="Refused", non_retryable=True) from None
 
-    async def _act(self, c: cmd.Action) -> CaseView:
+    async def _act(self, c: cmd.Action | cmd.LateFact) -> CaseView:
         await workflow.wait_condition(lambda: self._opened)
         async with self._lock:
             await self._handle(c)

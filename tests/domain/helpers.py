@@ -274,6 +274,9 @@ ADDED_SINCE_RELEASE_3: dict[str, Any] = {
     "fee_deductions": [],  # assessment: no return fee
     "repair_extension_months": 0,  # assessment: a repair adds nothing
     "delivery_price": "0.00",  # order: none paid, none to pay back
+    # Issue 12, late facts: none recorded on an earlier case.
+    "replacement_order_id": None,
+    "failed_messages": [],
 }
 
 

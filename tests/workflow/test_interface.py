@@ -21,6 +21,7 @@ def test_the_interface_names_every_update_query_and_signal_of_the_workflow() -> 
         wf.REPAIR_COMPLETED,
         wf.CANCEL,
         wf.OVERRIDE,
+        wf.RECORD_FACT,
     }
     assert set(defn.updates) == updates
     assert set(defn.queries) == {wf.VIEW}
