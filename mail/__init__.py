@@ -1,0 +1,1 @@
+"""Customer e-mail: the outbox relay over SMTP, its settings and the embedded mail sink."""
