@@ -25,6 +25,7 @@ from api.limits import DEFAULT_MAX_BODY, MaxBodySize
 from api.returns import router as returns_router
 from customers.api import router as customers_router
 from domain.request import ReturnRequest
+from mail.api import router as messages_router
 from payload.codec import Keyring
 from returns_client import ReturnsClient
 from webhooks import api as webhooks_api
@@ -39,7 +40,7 @@ VERSION = "1.0.0"
 Background = Callable[[FastAPI], Awaitable[None]]
 
 # The routers every app serves; a capability adds its own here.
-ROUTERS: list[APIRouter] = [returns_router, webhooks_api.router, customers_router]
+ROUTERS: list[APIRouter] = [returns_router, webhooks_api.router, customers_router, messages_router]
 
 
 @dataclass
