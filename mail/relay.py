@@ -102,6 +102,8 @@ async def send(msg: EmailMessage, settings: MailSettings) -> None:
         if codes and all(code >= 500 for code in codes):
             raise Permanent(reply) from None
         raise
+    except aiosmtplib.SMTPAuthenticationError:
+        raise  # the login of SMTP_URL is wrong: a setting to fix, not this message's fault
     except aiosmtplib.SMTPResponseException as e:
         if e.code >= 500 and not isinstance(e, aiosmtplib.SMTPServerDisconnected):
             raise Permanent(f"{e.code} {e.message}") from None
