@@ -7,7 +7,9 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
-from email.message import Message
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +108,11 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     return ctx
 
 
-def mails_in(directory: Path) -> list[Message]:
-    from email import message_from_bytes
-    from email.policy import default
-
-    return [
-        message_from_bytes(p.read_bytes(), policy=default)
-        for p in sorted(directory.rglob("*.eml"), key=lambda p: int(p.name.split("-", 1)[0]))
-    ]
+def mails_in(directory: Path) -> list[EmailMessage]:
+    """Every mail the sink kept under `directory`, oldest first."""
+    out: list[EmailMessage] = []
+    for p in sorted(directory.rglob("*.eml"), key=lambda p: int(p.name.split("-", 1)[0])):
+        mail = message_from_bytes(p.read_bytes(), policy=default)
+        assert isinstance(mail, EmailMessage)
+        out.append(mail)
+    return out
