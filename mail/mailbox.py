@@ -36,7 +36,7 @@ def describe(msg: Message) -> str:
         f"Subject:    {msg.get('Subject', '')}",
         f"Message-ID: {msg.get('Message-ID', '')}",
         "",
-        _text(msg).rstrip(),
+        _text(msg).replace("\r\n", "\n").rstrip(),
     ]
     attachments = list(msg.iter_attachments()) if isinstance(msg, EmailMessage) else []
     if attachments:
