@@ -77,6 +77,15 @@ def compose(m: Leased, settings: MailSettings) -> EmailMessage:
     return msg
 
 
+_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
+
+
+def without_addresses(reply: str) -> str:
+    """A server's reply as it is stored and shown to ops: a reply often quotes the recipient's
+    address, which is personal data (kept sealed in the outbox), so every address is cut out."""
+    return _ADDRESS.sub("<address>", reply)
+
+
 class Permanent(Exception):
     """The server refused the message for good (5xx)."""
 
@@ -118,7 +127,7 @@ async def deliver(
     try:
         await send(msg, settings)
     except Permanent as e:
-        reply = str(e)
+        reply = without_addresses(str(e))
         # The case first: if telling it fails, nothing is recorded, the lease runs out and the
         # next attempt (refused again) tells it again; the fact is applied once.
         if flag_case is not None:
@@ -127,7 +136,7 @@ async def deliver(
             log.warning("mail: %s (%s) refused for good: %s", m.idempotency_key, m.template, reply)
         return "failed"
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
-        error = f"{type(e).__name__}: {e}"
+        error = without_addresses(f"{type(e).__name__}: {e}")
         delay = settings.delay_after(m.attempt)
         await retry_later(pool, m, error, delay)
         log.info("mail: %s not sent (%s); retrying in %s", m.idempotency_key, error, delay)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,8 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 MAIL_DIR = "mail"  # in the data dir
+# aiosmtpd logs every command at INFO, addresses included: personal data stays out of the log.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 OTHER = "_other"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
