@@ -37,6 +37,7 @@ from returns_client.errors import CaseNotFound, Refused
 from returns_client.late import tell_case
 from store.outbox import NOTIFY_CHANNEL, Leased, SealedWithoutKeys, lease, mark_failed, mark_sent, retry_later
 from store.personal_data import PersonalData
+from webhooks.sender import wait_for_work
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +68,13 @@ def compose(m: Leased, settings: MailSettings) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = formataddr((settings.sender_name, settings.sender))
     msg["Reply-To"] = settings.sender
-    msg["To"] = m.email
-    msg["Subject"] = f"{_SUBJECTS.get(m.template, 'Je retour')} ({m.return_id})"
+    msg["To"] = m.message.email
+    msg["Subject"] = f"{_SUBJECTS.get(m.message.template, 'Je retour')} ({m.message.return_id})"
     msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = message_id(m.idempotency_key, settings.message_id_domain)
-    msg["X-Return-Id"] = m.return_id
-    msg["X-Returns-Template"] = m.template
-    msg.set_content(m.text)
+    msg["Message-ID"] = message_id(m.key, settings.message_id_domain)
+    msg["X-Return-Id"] = m.message.return_id
+    msg["X-Returns-Template"] = m.message.template
+    msg.set_content(m.message.text)
     return msg
 
 
@@ -131,15 +132,15 @@ async def deliver(
         # The case first: if telling it fails, nothing is recorded, the lease runs out and the
         # next attempt (refused again) tells it again; the fact is applied once.
         if flag_case is not None:
-            await flag_case(m.return_id, m.idempotency_key, m.template, reply)
+            await flag_case(m.message.return_id, m.key, m.message.template, reply)
         if await mark_failed(pool, m, reply):
-            log.warning("mail: %s (%s) refused for good: %s", m.idempotency_key, m.template, reply)
+            log.warning("mail: %s (%s) refused for good: %s", m.key, m.message.template, reply)
         return "failed"
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
         error = without_addresses(f"{type(e).__name__}: {e}")
         delay = settings.delay_after(m.attempt)
         await retry_later(pool, m, error, delay)
-        log.info("mail: %s not sent (%s); retrying in %s", m.idempotency_key, error, delay)
+        log.info("mail: %s not sent (%s); retrying in %s", m.key, error, delay)
         return "queued"
     await mark_sent(pool, m, str(msg["Message-ID"]))
     return "sent"
@@ -164,7 +165,7 @@ async def _deliver_logged(
     try:
         await deliver(pool, settings, m, flag_case)
     except Exception:  # the outcome was not recorded: the lease expires and it is sent again
-        log.exception("mail: delivery of %s not recorded", m.idempotency_key)
+        log.exception("mail: delivery of %s not recorded", m.key)
 
 
 async def run_relay(
@@ -196,14 +197,7 @@ async def run_relay(
                 log.exception("mail: relay round failed; retrying")
             if leased:
                 continue
-            delay = min(settings.poll_interval * 2 ** min(failures, 5), 30.0)
-            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-            try:
-                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waits:
-                    w.cancel()
-                wake.clear()
+            await wait_for_work(stop, wake, set(), min(settings.poll_interval * 2 ** min(failures, 5), 30.0))
 
 
 @contextlib.asynccontextmanager

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import asyncpg
 
 from domain.effects import CustomerMessage
-from store.outbox import outbox_aad, outbox_row
+from store.outbox import open_fields, outbox_row
 from store.personal_data import PersonalData
 
 
@@ -218,16 +218,9 @@ async def messages(
     )
     out: list[Message] = []
     for r in rows:
-        fields = {"email": r["email"], "data": r["data"], "text": r["text"]}
-        erased = False
-        if r["sealed"] is not None:
-            if personal is None:
-                raise ValueError("outbox: sealed messages need the master keys to be read")
-            opened = await personal.open(r["sealed"], aad=outbox_aad(r["idempotency_key"]))
-            if opened is None:
-                erased = True
-            else:
-                fields = opened
+        opened = await open_fields(r, personal)
+        erased = opened is None
+        fields = {"email": r["email"], "data": r["data"], "text": r["text"]} if opened is None else opened
         out.append(
             Message(
                 idempotency_key=r["idempotency_key"],

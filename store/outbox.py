@@ -15,7 +15,7 @@ due while an earlier one of its case is still queued.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,6 +71,21 @@ def outbox_rider(rows: Sequence[OutboxRow]) -> Rider:
     return Rider(sql, tuple([getattr(r, c) for r in rows] for c in _COLUMNS))
 
 
+class SealedWithoutKeys(ValueError):
+    """Sealed rows and no master keys to open them: nothing can be read or sent."""
+
+
+async def open_fields(r: Mapping[str, Any], personal: PersonalData | None) -> dict[str, Any] | None:
+    """The personal fields (email, data, text) of an outbox row as written: opened when sealed,
+    None when the customer's key is gone (erased)."""
+    if r["sealed"] is None:
+        return {"email": r["email"], "data": r["data"], "text": r["text"]}
+    if personal is None:
+        raise SealedWithoutKeys("outbox: sealed messages need the master keys (RETURNS_MASTER_KEYS)")
+    opened = await personal.open(r["sealed"], aad=outbox_aad(r["idempotency_key"]))
+    return None if opened is None else dict(opened)
+
+
 # --- delivery ---
 
 
@@ -78,15 +93,13 @@ def outbox_rider(rows: Sequence[OutboxRow]) -> Rider:
 class Leased:
     """A queued message leased to one relay, opened for sending."""
 
-    idempotency_key: str
-    return_id: str
-    customer_id: str
-    email: str
-    template: str
-    data: dict[str, Any]
-    text: str
+    message: CustomerMessage
     attempt: int  # 1 for the first
     lease_id: uuid.UUID
+
+    @property
+    def key(self) -> str:
+        return self.message.key
 
 
 _LEASE = """
@@ -109,10 +122,6 @@ returning o.idempotency_key, o.return_id, o.customer_id, o.email, o.template, o.
 """
 
 
-class SealedWithoutKeys(Exception):
-    """Sealed rows and no master keys to open them: nothing can be sent."""
-
-
 async def lease(
     pool: asyncpg.Pool, limit: int, lease_for: timedelta, personal: PersonalData | None
 ) -> list[Leased]:
@@ -121,35 +130,28 @@ async def lease(
     rows = sorted(await pool.fetch(_LEASE, limit, lease_for), key=lambda r: r["seq"])
     out: list[Leased] = []
     for r in rows:
-        fields: dict[str, Any] = {"email": r["email"], "data": r["data"], "text": r["text"]}
-        if r["sealed"] is not None:
-            if personal is None:
-                await _release(pool, [x["idempotency_key"] for x in rows])
-                raise SealedWithoutKeys("outbox: sealed messages and no master keys (RETURNS_MASTER_KEYS)")
-            opened = await personal.open(r["sealed"], aad=outbox_aad(r["idempotency_key"]))
-            if opened is None:
-                await pool.execute(
-                    "update outbox set state = 'erased', leased_until = null, last_error = $2"
-                    " where idempotency_key = $1 and lease_id = $3",
-                    r["idempotency_key"],
-                    "not sent: the customer's personal data was erased",
-                    r["lease_id"],
-                )
-                continue
-            fields = opened
-        out.append(
-            Leased(
-                idempotency_key=r["idempotency_key"],
-                return_id=r["return_id"],
-                customer_id=r["customer_id"],
-                email=fields["email"],
-                template=r["template"],
-                data=fields["data"],
-                text=fields["text"],
-                attempt=r["attempts"],
-                lease_id=r["lease_id"],
+        try:
+            fields = await open_fields(r, personal)
+        except SealedWithoutKeys:
+            await _release(pool, [x["idempotency_key"] for x in rows])
+            raise
+        if fields is None:
+            await pool.execute(
+                "update outbox set state = 'erased', leased_until = null, last_error = $2"
+                " where idempotency_key = $1 and lease_id = $3",
+                r["idempotency_key"],
+                "not sent: the customer's personal data was erased",
+                r["lease_id"],
             )
+            continue
+        message = CustomerMessage(
+            key=r["idempotency_key"],
+            return_id=r["return_id"],
+            customer_id=r["customer_id"],
+            template=r["template"],
+            **fields,
         )
+        out.append(Leased(message=message, attempt=r["attempts"], lease_id=r["lease_id"]))
     return out
 
 
@@ -164,7 +166,7 @@ async def mark_sent(pool: asyncpg.Pool, m: Leased, message_id: str) -> bool:
     status = await pool.execute(
         "update outbox set state = 'sent', sent_at = now(), smtp_message_id = $3, leased_until = null,"
         " last_error = null where idempotency_key = $1 and lease_id = $2 and state = 'queued'",
-        m.idempotency_key,
+        m.key,
         m.lease_id,
         message_id,
     )
@@ -175,7 +177,7 @@ async def retry_later(pool: asyncpg.Pool, m: Leased, error: str, delay: timedelt
     status = await pool.execute(
         "update outbox set next_attempt_at = now() + $4::interval, leased_until = null, last_error = $3"
         " where idempotency_key = $1 and lease_id = $2 and state = 'queued'",
-        m.idempotency_key,
+        m.key,
         m.lease_id,
         error[:1000],
         delay,
@@ -188,7 +190,7 @@ async def mark_failed(pool: asyncpg.Pool, m: Leased, error: str) -> bool:
     status = await pool.execute(
         "update outbox set state = 'failed', leased_until = null, last_error = $3"
         " where idempotency_key = $1 and lease_id = $2 and state = 'queued'",
-        m.idempotency_key,
+        m.key,
         m.lease_id,
         error[:1000],
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
+from domain.effects import CustomerMessage
 from mail.relay import Permanent, compose, message_id, send
 from mail.settings import MailSettings, SmtpUrl, SmtpUrlError
 from mail.sink import MailDirHandler, serving
@@ -26,17 +27,16 @@ from tests.mail.smtp_servers import (
 
 
 def leased(key: str = "return-R-1:1:message:case_opened") -> Leased:
-    return Leased(
-        idempotency_key=key,
+    message = CustomerMessage(
+        key=key,
         return_id="R-1",
         customer_id="C-1",
         email="klant@example.nl",
         template="case_opened",
         data={},
         text="Beste klant,\n\nWe hebben je retour ontvangen.",
-        attempt=1,
-        lease_id=uuid.uuid4(),
     )
+    return Leased(message=message, attempt=1, lease_id=uuid.uuid4())
 
 
 def settings(url: str) -> MailSettings:
