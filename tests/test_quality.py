@@ -44,6 +44,7 @@ def test_mypy_clean() -> None:
         "returns_client",
         "payload",
         "api",
+        "mail",
         "deploy",
         "bench",
         "tests",  # tests/histories (generated) is excluded in pyproject.toml
