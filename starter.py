@@ -10,9 +10,11 @@ a refused or invalid input prints one line on stderr and exits 2.
     python3 starter.py repaired RETURN_ID [--note TEXT]
     python3 starter.py cancel RETURN_ID
     python3 starter.py override RETURN_ID TYPE --actor A --reason R [--kind K] [--resolution R]
+    python3 starter.py mail RETURN_ID     (what the customer received: the embedded mail sink)
 
 Env: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, RETURNS_TASK_QUEUE,
-RETURNS_CODEC_KEYS (default: the embedded stack's key file under RETURNS_DATA_DIR, .data).
+RETURNS_CODEC_KEYS (default: the embedded stack's key file under RETURNS_DATA_DIR, .data),
+RETURNS_MAIL_DIR (mail: default RETURNS_DATA_DIR/mail).
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ def parser() -> argparse.ArgumentParser:
     repaired.add_argument("return_id")
     repaired.add_argument("--note", default="")
     sub.add_parser("cancel").add_argument("return_id")
+    sub.add_parser("mail", help="print the mails the customer received (embedded mail sink)").add_argument(
+        "return_id"
+    )
     override = sub.add_parser("override")
     override.add_argument("return_id")
     override.add_argument("type")
@@ -117,6 +122,15 @@ def one_line(message: str, limit: int = 500) -> str:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    if args.command == "mail":
+        from mail.mailbox import NoMail, received
+
+        try:
+            print(received(args.return_id))
+        except NoMail as e:
+            print(one_line(str(e)), file=sys.stderr)
+            return 2
+        return 0
     try:
         view = asyncio.run(run(args))
     except (InvalidRequest, Refused, CaseNotFound) as e:

@@ -28,6 +28,7 @@ from activities.event_store import EventStoreActivities
 from activities.policy import PolicyActivities
 from activities.retention import RetentionActivities
 from customers.retention import RetentionSettingError, ensure_retention_schedule, retention_days
+from mail.service import check_mail_settings, mail_running
 from payload.codec import (
     KEYS_ENV,
     PLAINTEXT_ENV,
@@ -89,6 +90,18 @@ ENV_VARS = {
     "MOLLIE_API_KEY": "Mollie API key (test_... or live_...), needed when an adapter is mollie "
     "(never logged)",
     "MOLLIE_API_BASE": "another Mollie API address; unset: Mollie's",
+    "SMTP_URL": "where customer e-mail goes: smtp://[user:pass@]host[:port][?starttls=true], smtps://... "
+    "(implicit TLS), ?cafile=PATH, ?timeout=SECONDS (see mail/settings.py); unset: the embedded mail sink",
+    "RETURNS_MAIL": "1 (default): the worker's process relays the outbox over SMTP; 0: it does not "
+    "(run python -m mail relay elsewhere)",
+    "RETURNS_MAIL_SINK_PORT": "port of the embedded mail sink when SMTP_URL is unset (default 0: a free one)",
+    "RETURNS_SHOP_EMAIL": "the shop's address: From and Reply-To of customer e-mail "
+    "(default returns@shop.example)",
+    "RETURNS_SHOP_NAME": "the shop's name on customer e-mail (default Demo Shop)",
+    "RETURNS_SHOP_RETURN_ADDRESS": "the return label's addressee, lines separated by \\n "
+    "(default a demo address in Amsterdam)",
+    "RETURNS_PHOTO_UPLOAD_URL": "a link with {return_id} where customers upload photos; unset: they "
+    "reply to the e-mail with them",
     "RETURNS_PERSONAL_DATA_RETENTION_DAYS": "erase a customer this many days after their last case closed "
     "(Temporal schedule personal-data-retention, daily); unset: no automatic erasure",
 }
@@ -303,7 +316,8 @@ async def main(settings: Settings) -> None:
         raise SystemExit(2) from None
     try:
         retention = retention_days()
-    except RetentionSettingError as e:
+        check_mail_settings()
+    except (RetentionSettingError, ValueError) as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
@@ -311,7 +325,12 @@ async def main(settings: Settings) -> None:
     except PaymentConfigError as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    async with service(settings) as (client, pool, notes), http_api(settings, client, pool, keyring) as url:
+    async with (
+        service(settings) as (client, pool, notes),
+        http_api(settings, client, pool, keyring) as url,
+        mail_running(client, pool, settings.data_dir) as mail_notes,
+    ):
+        notes.extend(mail_notes)
         worker = build_worker(client, pool, settings.policy_file, settings.task_queue)
         notes.append(await ensure_retention_schedule(client, retention, settings.task_queue))
         stop = asyncio.Event()

@@ -214,7 +214,8 @@ where erased_customers.erasure_id is distinct from excluded.erasure_id
     async def clear_personal_rows(self, c: Cases) -> ErasureCounts:
         """Stored mails keep their row (what was sent, when: the effect's idempotency key) with
         the address, data and text at their erased values and the sealed copy dropped (rows
-        written before sealing held them in the clear); webhook payloads of the cases become a
+        written before sealing held them in the clear), and one not yet sent is never sent
+        (erased); webhook payloads of the cases become a
         stub naming the event, and a message not yet sent fails (as the sender fails one whose
         key is gone); stored API answers about the cases held in the clear (written before
         sealing) are deleted; sealed ones become unreadable with the key (a retry answers 410).
@@ -222,7 +223,8 @@ where erased_customers.erasure_id is distinct from excluded.erasure_id
         is nothing else to delete (counted as 0)."""
         async with self._pool.acquire() as conn, conn.transaction():
             outbox = await conn.execute(
-                "update outbox set email = $2, data = '{}'::jsonb, text = $3, sealed = null"
+                "update outbox set email = $2, data = '{}'::jsonb, text = $3, sealed = null,"
+                " state = case when state = 'queued' then 'erased' else state end"
                 " where return_id = any($1::text[])"
                 " and (sealed is not null or email <> $2 or text <> $3 or data <> '{}'::jsonb)",
                 c.return_ids,

@@ -10,9 +10,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.case import ReturnCase, fold
+from domain.effects import CustomerMessage
 from domain.events import event_from_json
 from domain.summary import CaseSummary, summarize
-from store.event_store import ConcurrencyConflict, EventStore, NewEvent, StoredEvent
+from mail.render import render_text
+from mail.shop import ShopSettings
+from store.event_store import ConcurrencyConflict, EventStore, NewEvent, Rider, StoredEvent
+from store.outbox import outbox_rider, outbox_row
 from store.read_model import case_rider
 
 
@@ -27,6 +31,9 @@ class AppendEvents(BaseModel):
     expected_version: int
     events: list[EventEnvelope]
     summary: CaseSummary
+    # Customer messages the batch hands to the outbox (their message_sent events are in it):
+    # written in the append's statement. Empty in inputs recorded before the outbox.
+    outbox: list[CustomerMessage] = []
 
 
 class Appended(BaseModel):
@@ -48,8 +55,23 @@ def row_of_stream(events: list[StoredEvent]) -> CaseSummary | None:
 
 
 class EventStoreActivities:
-    def __init__(self, store: EventStore) -> None:
+    """`shop`: what the messages an append hands to the outbox say (its text copy); by default
+    mail.shop.ShopSettings.from_env()."""
+
+    def __init__(self, store: EventStore, shop: ShopSettings | None = None) -> None:
         self._store = store
+        self._shop = shop if shop is not None else ShopSettings.from_env()
+
+    async def _riders(self, req: AppendEvents) -> list[Rider]:
+        """The read-model row, and the outbox rows sealed as the events are (the store's cipher)."""
+        riders = [case_rider(req.summary)]
+        if req.outbox:
+            rows = [
+                await outbox_row(m, render_text(m.template, m.data, self._shop), self._store.personal)
+                for m in req.outbox
+            ]
+            riders.append(outbox_rider(rows))
+        return riders
 
     @activity.defn
     async def append_events(self, req: AppendEvents) -> int:
@@ -59,7 +81,7 @@ class EventStoreActivities:
                 req.stream_id,
                 req.expected_version,
                 events,
-                case_rider(req.summary),
+                await self._riders(req),
                 owner=req.summary.customer_id,
             )
         except ConcurrencyConflict as e:
@@ -75,7 +97,7 @@ class EventStoreActivities:
                 req.stream_id,
                 req.expected_version,
                 events,
-                case_rider(req.summary),
+                await self._riders(req),
                 owner=req.summary.customer_id,
             )
         except ConcurrencyConflict as e:

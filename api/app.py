@@ -25,6 +25,7 @@ from api.limits import DEFAULT_MAX_BODY, MaxBodySize
 from api.returns import router as returns_router
 from customers.api import router as customers_router
 from domain.request import ReturnRequest
+from mail.api import router as messages_router
 from payload.codec import Keyring
 from payments.api import router as payments_router
 from returns_client import ReturnsClient
@@ -47,6 +48,7 @@ ROUTERS: list[APIRouter] = [
     customers_router,
     store_credit_router,
     payments_router,
+    messages_router,
 ]
 
 

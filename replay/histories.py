@@ -146,7 +146,7 @@ class Coverage:
     signals: set[str] = field(default_factory=set)
     timers: set[str] = field(default_factory=set)  # fired timers, by summary without the time
     activities: set[str] = field(default_factory=set)
-    messages: set[str] = field(default_factory=set)  # send_message templates
+    messages: set[str] = field(default_factory=set)  # send_message templates, views' messages
 
     def __ior__(self, other: Coverage) -> Coverage:
         for name in self.__dataclass_fields__:
@@ -163,7 +163,10 @@ async def coverage(history: WorkflowHistory) -> Coverage:
     cov = Coverage()
     timer_summaries: dict[int, str] = {}
     for event in history.events:
-        cov.statuses.update(v["status"] for v in await _views(event, decoded))
+        views = await _views(event, decoded)
+        cov.statuses.update(v["status"] for v in views)
+        # From message-outbox on, messages ride on appends (no activity): the views name them.
+        cov.messages.update(m for v in views for m in v.get("customer_messages", ()))
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             request = event.workflow_execution_update_accepted_event_attributes.accepted_request.input
             cov.actions.add(request.name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,14 +84,42 @@ _COLUMNS = "global_position, stream_id, stream_version, event_id, type, data, re
 
 
 @functools.cache
-def _append_with(rider_sql: str) -> str:
+def _append_with(rider_sqls: tuple[str, ...]) -> str:
     # A data-modifying CTE runs whether or not it is referenced; a conflict raised by the
-    # append aborts the whole statement, rider included.
+    # append aborts the whole statement, riders included.
+    riders = "".join(f",\nrider{n} as ({sql})" for n, sql in enumerate(rider_sqls))
     return f"""
-with appended as (select append_events($1, $2, $3, $4, $5) as version),
-rider as ({rider_sql})
+with appended as (select append_events($1, $2, $3, $4, $5) as version){riders}
 select version from appended
 """
+
+
+_PARAM = re.compile(r"\$(\d+)")
+
+
+def _shifted(sql: str, by: int) -> str:
+    """A rider's statement with its parameters moved past those of the riders before it."""
+    if by == 0:
+        return sql
+    return _PARAM.sub(lambda m: f"${int(m.group(1)) + by}", sql)
+
+
+Riders = Rider | Sequence[Rider] | None
+
+
+def _riders(riders: Riders) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """Several riders in one statement: each numbers its parameters from RIDER_FIRST_PARAM on,
+    so the later ones are renumbered past the earlier ones' arguments."""
+    if riders is None:
+        return (), ()
+    if isinstance(riders, Rider):
+        riders = (riders,)
+    sqls: list[str] = []
+    args: list[Any] = []
+    for r in riders:
+        sqls.append(_shifted(r.sql, len(args)))
+        args.extend(r.args)
+    return tuple(sqls), tuple(args)
 
 
 def record_to_event(r: asyncpg.Record) -> StoredEvent:
@@ -199,7 +228,7 @@ class EventStore:
         stream_id: str,
         expected_version: int,
         events: Sequence[NewEvent],
-        rider: Rider | None = None,
+        rider: Riders = None,
         *,
         owner: str | None = None,
     ) -> int:
@@ -219,7 +248,7 @@ class EventStore:
         stream_id: str,
         expected_version: int,
         events: Sequence[NewEvent],
-        rider: Rider | None = None,
+        rider: Riders = None,
         *,
         owner: str | None = None,
     ) -> list[StoredEvent]:
@@ -256,7 +285,7 @@ class EventStore:
         stream_id: str,
         expected_version: int,
         events: Sequence[NewEvent],
-        rider: Rider | None,
+        rider: Riders,
     ) -> int:
         args = (
             stream_id,
@@ -267,10 +296,11 @@ class EventStore:
         )
         try:
             # One statement, so one round trip and atomic without BEGIN/COMMIT round trips.
-            if rider is None:
+            sqls, rider_args = _riders(rider)
+            if not sqls:
                 version: int = await db.fetchval(_APPEND, *args)
             else:
-                version = await db.fetchval(_append_with(rider.sql), *args, *rider.args)
+                version = await db.fetchval(_append_with(sqls), *args, *rider_args)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_event_id_key":
                 raise ConcurrencyConflict(f"conflict: event ids already recorded ({exc})") from exc

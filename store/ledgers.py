@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 import asyncpg
 
-from domain.personal import ERASED_EMAIL, ERASED_TEXT
+from domain.effects import CustomerMessage
+from store.outbox import open_fields, outbox_row
 from store.personal_data import PersonalData
 
 
@@ -196,32 +197,36 @@ async def enqueue_email(
     text: str,
     personal: PersonalData | None = None,
 ) -> bool:
-    """The message in the outbox (the mail store for now). With `personal` its e-mail address,
-    data and text are sealed under the customer's key (`sealed`), and the clear columns hold the
-    erased values; read them back with `messages`."""
-    sealed = None
-    if personal is not None:
-        clear = {"email": email, "data": data, "text": text}
-        sealed = await personal.seal(customer_id, clear, aad=_outbox_aad(idempotency_key))
-        email, data, text = ERASED_EMAIL, {}, ERASED_TEXT
+    """The message in the outbox, as the send_message activity of histories from before the
+    outbox rider wrote it. With `personal` its e-mail address, data and text are sealed under
+    the customer's key (`sealed`), and the clear columns hold the erased values; read them back
+    with `messages`."""
+    row = await outbox_row(
+        CustomerMessage(
+            key=idempotency_key,
+            return_id=return_id,
+            customer_id=customer_id,
+            email=email,
+            template=template,
+            data=data,
+        ),
+        text,
+        personal,
+    )
     return await _insert(
         pool,
         "insert into outbox (idempotency_key, return_id, customer_id, email, template,"
         " data, text, sealed) values ($1, $2, $3, $4, $5, $6, $7, $8)"
         " on conflict (idempotency_key) do nothing returning true",
-        idempotency_key,
-        return_id,
-        customer_id,
-        email,
-        template,
-        data,
-        text,
-        sealed,
+        row.idempotency_key,
+        row.return_id,
+        row.customer_id,
+        row.email,
+        row.template,
+        row.data,
+        row.text,
+        row.sealed,
     )
-
-
-def _outbox_aad(idempotency_key: str) -> str:
-    return f"outbox:{idempotency_key}"
 
 
 @dataclass(frozen=True)
@@ -258,16 +263,9 @@ async def messages(
     )
     out: list[Message] = []
     for r in rows:
-        fields = {"email": r["email"], "data": r["data"], "text": r["text"]}
-        erased = False
-        if r["sealed"] is not None:
-            if personal is None:
-                raise ValueError("outbox: sealed messages need the master keys to be read")
-            opened = await personal.open(r["sealed"], aad=_outbox_aad(r["idempotency_key"]))
-            if opened is None:
-                erased = True
-            else:
-                fields = opened
+        opened = await open_fields(r, personal)
+        erased = opened is None
+        fields = {"email": r["email"], "data": r["data"], "text": r["text"]} if opened is None else opened
         out.append(
             Message(
                 idempotency_key=r["idempotency_key"],

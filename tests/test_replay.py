@@ -66,6 +66,11 @@ def before_eu_2026(release: Path) -> bool:
     return int(release.name.removeprefix("release-")) < 4
 
 
+def before_message_outbox(release: Path) -> bool:
+    """Release 5 (message-outbox) hands messages to the outbox with its appends: no activity."""
+    return int(release.name.removeprefix("release-")) < 5
+
+
 def committed() -> list[Path]:
     return sorted(HISTORIES.rglob("*.json"))
 
@@ -113,8 +118,9 @@ async def test_each_release_covers_every_path_of_the_contract(release: Path) -> 
         "grant_store_credit",
         "order_replacement",
         "revoke_licence",
-        "send_message",
-    } | (set() if old else EU_2026_ACTIVITIES)
+    } | (set() if old else EU_2026_ACTIVITIES) | (
+        {"send_message"} if before_message_outbox(release) else set()
+    )
     assert total.messages == {
         "case_opened", "reminder", "case_resolved", "case_rejected", "case_expired", "inspection_failed"
     }  # fmt: skip

@@ -238,14 +238,15 @@ async def run_sender(
                 except Exception as e:  # the database away, mostly: never let the sender die quietly
                     failures += 1
                     log.warning("webhooks: sender cannot lease (%s); retrying", e)
-                    await _wait(stop, None, set(), min(5.0, settings.poll_interval * 2 ** min(failures, 6)))
+                    backoff = min(5.0, settings.poll_interval * 2 ** min(failures, 6))
+                    await wait_for_work(stop, None, set(), backoff)
                     continue
             for m in leased:
                 task = asyncio.create_task(_deliver_logged(pool, http, settings, m))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             if not leased:
-                await _wait(stop, wake, in_flight, settings.poll_interval)
+                await wait_for_work(stop, wake, in_flight, settings.poll_interval)
         if in_flight:  # let attempts under way finish; a cut one is sent again after its lease
             _, pending = await asyncio.wait(in_flight, timeout=settings.timeout + 1)
             for task in pending:
@@ -261,9 +262,11 @@ async def _deliver_logged(
         log.exception("webhooks: delivery of %s not recorded", m.msg_id)
 
 
-async def _wait(
+async def wait_for_work(
     stop: asyncio.Event, wake: asyncio.Event | None, tasks: set[asyncio.Task[None]], timeout: float
 ) -> None:
+    """Until `stop`, `wake` (cleared again), one of `tasks` ends, or `timeout` seconds: the idle
+    wait of a relay (this sender's, the mail relay's)."""
     waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
     if wake is not None:
         waits.append(asyncio.ensure_future(wake.wait()))

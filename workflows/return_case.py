@@ -22,8 +22,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.decider import Refused, decide, next_timer
     from domain.details import RefusedOverride, RefusedOverrides, attention_reasons, case_details
     from domain.effect_registry import route
-    from domain.effects import Effect
+    from domain.effects import CustomerMessage, Effect
     from domain.events import event_from_json, event_to_json
+    from domain.outbox import queued_messages, with_messages_queued
     from domain.policy import before_2026
     from domain.request import describe
     from domain.summary import summarize
@@ -52,6 +53,10 @@ EU_2026 = "eu-2026"
 # provider's message and waits for ops' retry_effects, instead of failing the workflow.
 PAYMENT_REFUSALS = "payment-refusals"
 PAYMENT_REFUSED = "PaymentRefused"  # activities.effects.PAYMENT_REFUSED
+# Issue 12: customer messages are outbox rows written by the append of the batch that calls for
+# them, with their message_sent in that batch, instead of a send_message activity and a second
+# append each. Old histories keep the activity.
+MESSAGE_OUTBOX = "message-outbox"
 EVENT_IDS = uuid.UUID("6f1d2c8e-3b7a-5e41-9c0d-8a2f4b6e1d37")
 
 
@@ -248,6 +253,9 @@ class ReturnCaseWorkflow:
     async def _record(self, events: list[Any]) -> None:
         if not events:
             return
+        outbox: tuple[CustomerMessage, ...] = ()
+        if queued_messages(fold(events, self._case)) and workflow.patched(MESSAGE_OUTBOX):
+            events, outbox = with_messages_queued(self._case, events, workflow.now())
         after = fold(events, self._case)
         assert after is not None
         version = self._case.version if self._case else 0
@@ -260,6 +268,7 @@ class ReturnCaseWorkflow:
                 for n, e in enumerate(events, 1)
             ],
             summary=summarize(after),
+            outbox=list(outbox),
         )
         if workflow.patched(ADOPT_RECORDED_EVENTS):
             appended = await workflow.execute_local_activity_method(

@@ -425,10 +425,10 @@ async def check_case(
 async def _check_ledgers(
     pool: asyncpg.Pool, return_id: str, keys: dict[str, str], view: dict[str, Any]
 ) -> None:
-    async def rows(table: str, columns: str) -> list[asyncpg.Record]:
+    async def rows(table: str, columns: str, order: str = "created_at") -> list[asyncpg.Record]:
         return list(
             await pool.fetch(
-                f"select idempotency_key, {columns} from {table} where return_id = $1 order by created_at",
+                f"select idempotency_key, {columns} from {table} where return_id = $1 order by {order}",
                 return_id,
             )
         )
@@ -437,7 +437,8 @@ async def _check_ledgers(
     credits = await rows("store_credits", "amount")
     replacements = await rows("replacement_orders", "line_ids")
     revocations = await rows("licence_revocations", "line_id")
-    outbox = await rows("outbox", "template")
+    # Messages of one batch share their transaction's created_at: seq is the order queued.
+    outbox = await rows("outbox", "template", order="seq")
     repairs = await rows("repair_orders", "return_id")
     found = {
         r["idempotency_key"]: table
