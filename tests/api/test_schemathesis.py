@@ -51,6 +51,8 @@ ROLE_OF = {
     # payments/api.py: a case's refunds (webshop and ops), ops' retry of a refused refund
     "refunds": "webshop",
     "retry_effects": "ops",
+    # mail/api.py: a case's messages and their delivery state (webshop and ops)
+    "messages": "webshop",
 }
 
 

@@ -33,20 +33,28 @@ def test_the_opening_batch_queues_case_opened_and_records_it_sent_in_the_same_ba
     assert list(case_view(case).customer_messages) == ["case_opened"]
 
 
-def test_money_stays_a_pending_effect_while_the_message_of_the_same_batch_is_queued() -> None:
-    # A refund case resolved at once: the refund is an activity, the message an outbox row.
+def test_a_message_behind_money_waits_for_the_money_then_goes_with_its_done_batch() -> None:
+    """A refund case resolved at once: the refund is an activity, the message an outbox row queued
+    only with the refund's done event, so the stream reads case_resolved, refund_issued,
+    message_sent, as every case file recorded before the outbox."""
     req = parse_request(
         request(lines=[line("L1", category="home")], items=[item("L1", reason="defective", condition="used")])
     )
     batch = decide(None, cmd.OpenCase(case_id="return-R-1001", request=req, policy=policy()), T0)
     events, messages = with_messages_queued(None, batch, T0)
+    assert (events, messages) == (list(batch), ())  # the refund is due first
     case = fold(events)
-    assert case is not None
-    assert queued_messages(case) == ()
-    assert case.outcome == "resolved"
+    assert case is not None and case.outcome == "resolved"
+    assert [type(e) for e in case.pending_effects] == [Refund, CustomerMessage]
+
+    refund = case.pending_effects[0]
+    done = decide(case, cmd.EffectDone(key=refund.key), T0)
+    events, messages = with_messages_queued(case, done, T0)
     assert [m.template for m in messages] == ["case_resolved"]
-    assert [type(e) for e in case.pending_effects] == [Refund]
-    assert list(case_view(case).customer_messages) == ["case_resolved"]
+    after = fold(events, case)
+    assert after is not None and after.pending_effects == () and queued_messages(after) == ()
+    assert [e.type for e in events] == ["refund_issued", "message_sent"]
+    assert list(case_view(after).customer_messages) == ["case_resolved"]
 
 
 def test_a_batch_without_messages_is_returned_unchanged() -> None:

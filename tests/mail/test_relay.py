@@ -200,4 +200,4 @@ async def test_a_relay_killed_after_the_server_accepted_sends_again_with_the_sam
     assert first["Message-ID"] == again["Message-ID"]
     recorded = await db.fetchval("select smtp_message_id from outbox where return_id = $1", rid)
     assert again["Message-ID"] == recorded
-    assert first.get_content() == again.get_content()
+    assert first.as_bytes().split(b"\n\n", 1)[1] == again.as_bytes().split(b"\n\n", 1)[1]  # same body
