@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -27,7 +31,7 @@ from returns_client import ReturnsClient
 from store.db import create_pool
 from store.outbox import Leased
 from store.read_model import get_case
-from tests.conftest import app_dsn, fresh_database, worker_on
+from tests.conftest import ROOT, app_dsn, fresh_database, worker_on
 from tests.mail.smtp_servers import Answering, RefusingRecipient, free_port, mails_in
 from tests.workflow.test_return_case import toner
 
@@ -36,9 +40,14 @@ DEADLINE = 60.0
 
 
 @pytest.fixture
-async def db(pg_server: PostgresServer) -> AsyncIterator[asyncpg.Pool]:
+async def db_dsn(pg_server: PostgresServer) -> str:
     """A database of its own: the relay sends every queued message it finds."""
-    pool = await create_pool(await app_dsn(pg_server, await fresh_database(pg_server)), max_size=10)
+    return await app_dsn(pg_server, await fresh_database(pg_server))
+
+
+@pytest.fixture
+async def db(db_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(db_dsn, max_size=10)
     try:
         yield pool
     finally:
@@ -201,3 +210,44 @@ async def test_a_relay_killed_after_the_server_accepted_sends_again_with_the_sam
     recorded = await db.fetchval("select smtp_message_id from outbox where return_id = $1", rid)
     assert again["Message-ID"] == recorded
     assert first.as_bytes().split(b"\n\n", 1)[1] == again.as_bytes().split(b"\n\n", 1)[1]  # same body
+
+
+async def test_a_relay_process_sigkilled_after_the_servers_250_is_sent_again_by_the_next(
+    rc: ReturnsClient, db: asyncpg.Pool, db_dsn: str, env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """`python -m mail relay` as its own process, SIGKILLed right after the server accepted the
+    mail (tests/mail/relay_killed_after_send.py): nothing was recorded, the row stays queued under
+    the dead relay's lease, and the next relay sends it again, with the same Message-ID."""
+    req = toner()
+    rid = req["return_id"]
+    async with serving(MailDirHandler(tmp_path)) as (_, port):
+        await rc.submit(req)
+        relay_env = {
+            **os.environ,
+            "SMTP_URL": f"smtp://127.0.0.1:{port}?timeout=5",  # its lease: the timeout + 15 s
+            "DATABASE_URL": db_dsn,
+            "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "RETURNS_ALLOW_PLAINTEXT_PAYLOADS": "1",  # as the tests' workers write (tests/conftest.py)
+        }
+        killed = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tests.mail.relay_killed_after_send"],
+            cwd=ROOT,
+            env=relay_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        assert len(mails_in(tmp_path)) == 1
+        assert await states(db, rid) == [("case_opened", "queued", 1)]
+        async with relaying(db, settings(port)):
+
+            async def sent() -> bool:
+                return await states(db, rid) == [("case_opened", "sent", 2)]
+
+            await until("sent again once the dead relay's lease ran out", sent)
+    first, again = mails_in(tmp_path)
+    assert first["Message-ID"] == again["Message-ID"]
+    recorded = await db.fetchval("select smtp_message_id from outbox where return_id = $1", rid)
+    assert again["Message-ID"] == recorded
