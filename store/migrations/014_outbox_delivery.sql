@@ -19,6 +19,11 @@ alter table outbox
     add column sent_at         timestamptz,
     add column smtp_message_id text;
 
+-- Rows written before this migration were never relayed: no mail left the service, and the shop
+-- sent them itself (the manual work this issue removes). Sending them now would reach customers
+-- weeks late, so they count as sent, with no sent_at or Message-ID: not sent by the relay.
+update outbox set state = 'sent';
+
 create index outbox_queued on outbox (next_attempt_at) where state = 'queued';
 create index outbox_of_return on outbox (return_id, seq);
 

