@@ -55,6 +55,7 @@ from stack.embedded import start_postgres, start_temporal_dev_server  # noqa: E4
 from store.db import create_pool  # noqa: E402
 from store.event_store import EventStore, NewEvent  # noqa: E402
 from store.migrate import create_database  # noqa: E402
+from store.personal_data import MASTER_KEYS_ENV  # noqa: E402
 from store.read_model import CaseRow, case_rider, rebuild  # noqa: E402
 from webhooks import WebhookSettings  # noqa: E402
 from webhooks import run as run_webhooks  # noqa: E402
@@ -787,6 +788,9 @@ def table(r: dict[str, Any]) -> str:
 async def run(sizes: Sizes) -> dict[str, Any]:
     # Payloads encrypted as in production: this process and the worker processes share one key.
     os.environ.setdefault(KEYS_ENV, Keyring.generate("bench"))
+    # Personal data sealed in PostgreSQL, as in production: worker processes on an external
+    # database refuse to start without master keys, and share this run's.
+    os.environ.setdefault(MASTER_KEYS_ENV, Keyring.generate("bench-master"))
     baseline = load_baseline()
     load_before = os.getloadavg()
     async with embedded_stack() as stack:

@@ -1,6 +1,8 @@
 """Two variants of the ReturnCase workflow for tests/test_replay.py, under the same workflow name:
 the same change made wrongly and rightly. A module of their own: the replayer's sandbox imports
-a workflow's module afresh for every history, so it is kept small."""
+a workflow's module afresh for every history, so it is kept small. PYTEST_DONT_REWRITE: that
+import runs on a worker thread, where pytest's rewriting would parse it with `ast` while the
+main thread may be parsing a failure report (see tests/faults/probe.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,11 @@
 """A workflow that only waits on a timer: it shows the dev server fires a timer it persisted in its
-database file before a restart (ReturnCase timers are day-scale; see docs/reliability.md)."""
+database file before a restart (ReturnCase timers are day-scale; see docs/reliability.md).
+
+PYTEST_DONT_REWRITE: the workflow sandbox imports this module afresh on a worker thread for every
+run, and pytest's assertion rewriting would parse it there with `ast` while the main thread parses
+source for a failure report; CPython 3.11.7 shares the ast module's recursion counter between
+threads, and the report then dies with "AST constructor recursion depth mismatch", taking the
+whole run down (an INTERNALERROR) instead of showing the failure."""
 
 from __future__ import annotations
 
