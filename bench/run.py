@@ -278,6 +278,8 @@ def worker_processes(
         "DATABASE_URL": stack.dsn,
         "RETURNS_TASK_QUEUE": task_queue,
         "RETURNS_DATA_DIR": str(stack.tmp / "worker"),
+        # The bench serves HTTP itself (bench_http); a worker's API would take port 8000.
+        "RETURNS_API_PORT": os.environ.get("RETURNS_API_PORT", "off"),
     }
     procs = []
     try:

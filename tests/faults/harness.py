@@ -200,7 +200,8 @@ class WorkerProcess:
     def __init__(self, env: dict[str, str], data_dir: Path) -> None:
         self.kill_log = data_dir / "self-kills.log"
         self.env = {**os.environ, **env, "FAULTS_KILL_LOG": str(self.kill_log)}
-        self.log = (data_dir / "worker.log").open("ab")
+        self.log_path = data_dir / "worker.log"
+        self.log = self.log_path.open("ab")
         self.kills = 0
         self.starts = 0
         self.proc = self._spawn()
@@ -233,6 +234,10 @@ class WorkerProcess:
             self.env["FAULTS_DIE_ON_EFFECT"] = str(n)
         self.kill()  # the supervisor starts the next one
         self.kills -= 1  # a redeployment, not a fault
+
+    def ready(self) -> bool:
+        """The current process is polling (it logged `worker ready <its pid>`)."""
+        return f"worker ready {self.proc.pid}\n".encode() in self.log_path.read_bytes()
 
     def kill(self) -> None:
         """SIGKILL, whatever it is doing (by PID: only ever the process this harness started)."""
@@ -462,8 +467,12 @@ async def _check_ledgers(
 
 
 async def chaos(worker: WorkerProcess, stop: asyncio.Event, rng: random.Random, mean_gap: float) -> None:
-    """SIGKILL the worker at random moments until told to stop."""
+    """SIGKILL the worker at random moments until told to stop. Each gap counts from the moment
+    the new worker polls: a restart takes seconds on a loaded machine, and a gap counted from the
+    kill would let few workers do any work at all, starving the cases instead of crashing them."""
     while not stop.is_set():
+        while not stop.is_set() and not worker.ready():
+            await asyncio.sleep(0.1)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=rng.uniform(0.2 * mean_gap, 1.8 * mean_gap))
         if not stop.is_set():

@@ -105,7 +105,7 @@ async def main() -> None:
         async with build_worker(
             client, pool, settings.policy_file, settings.task_queue, effects=effects, store=store
         ):
-            print("worker ready", flush=True)
+            print(f"worker ready {os.getpid()}", flush=True)  # the harness waits for its own pid
             await asyncio.Event().wait()  # until SIGKILL (the point) or SIGTERM
 
 
