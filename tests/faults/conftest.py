@@ -1,5 +1,5 @@
 """One broken-on-purpose stack for the quick fault tests: its own PostgreSQL, dev server and
-worker process (which SIGKILLs itself after every 12th effect it carries out)."""
+worker process (which SIGKILLs itself after every 4th effect it carries out)."""
 
 from __future__ import annotations
 
