@@ -178,6 +178,10 @@ async def test_the_seeds_toner_and_laptop_reach_the_customer_and_the_provider(
         proc.send_signal(signal.SIGINT)
         assert await asyncio.to_thread(proc.wait, 60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # a failed assertion: stop it as Ctrl-C does, so that its dev
+            proc.send_signal(signal.SIGINT)  # server and PostgreSQL stop with it
+            try:
+                await asyncio.to_thread(proc.wait, 60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
