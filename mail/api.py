@@ -6,16 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import problems
 from api.auth import Principal, require
-from api.problems import Problem
+from api.case_rows import rows_of_case
 from api.returns import ReturnId
-from store import read_model
 from store.outbox import deliveries
 
 router = APIRouter(prefix="/v1/returns", tags=["messages"])
@@ -53,12 +51,6 @@ class Messages(BaseModel):
 async def messages(
     request: Request, return_id: ReturnId, principal: Annotated[Principal, Depends(WEBSHOP_OR_OPS)]
 ) -> JSONResponse:
-    pool: asyncpg.Pool = request.app.state.pool
-    try:
-        if await read_model.get_case(pool, return_id) is None:
-            raise Problem(404, f"no return case {return_id}")
-        rows = await deliveries(pool, return_id)
-    except (OSError, asyncpg.PostgresConnectionError) as e:
-        raise Problem(503, f"the outbox is unavailable: {type(e).__name__}") from None
+    rows = await rows_of_case(request, return_id, deliveries, "the outbox")
     out = Messages(return_id=return_id, messages=[MessageRow.model_validate(vars(r)) for r in rows])
     return JSONResponse(out.model_dump(mode="json"))

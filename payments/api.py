@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -14,11 +13,12 @@ from temporalio.service import RPCError
 
 from api import problems
 from api.auth import Principal, require
+from api.case_rows import rows_of_case
 from api.problems import Problem
 from api.returns import ReturnId
 from domain.money import Money
 from returns_client import CaseNotFound, Refused, ReturnsClient
-from store import ledgers, read_model
+from store import ledgers
 
 router = APIRouter(prefix="/v1/returns", tags=["payments"])
 WEBSHOP_OR_OPS = require("webshop", "ops")
@@ -59,13 +59,7 @@ class RetryAsked(BaseModel):
 async def refunds(
     request: Request, return_id: ReturnId, principal: Annotated[Principal, Depends(WEBSHOP_OR_OPS)]
 ) -> JSONResponse:
-    pool: asyncpg.Pool = request.app.state.pool
-    try:
-        if await read_model.get_case(pool, return_id) is None:
-            raise Problem(404, f"no return case {return_id}")
-        rows = await ledgers.refunds_of(pool, return_id)
-    except (OSError, asyncpg.PostgresConnectionError) as e:
-        raise Problem(503, f"the refunds ledger is unavailable: {type(e).__name__}") from None
+    rows = await rows_of_case(request, return_id, ledgers.refunds_of, "the refunds ledger")
     out = Refunds(return_id=return_id, refunds=[RefundRow(**vars(r)) for r in rows])
     return JSONResponse(out.model_dump(mode="json"))
 
