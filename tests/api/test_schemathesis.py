@@ -13,6 +13,12 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
+
+# Imported here, on the main thread: schemathesis loads it lazily, inside the fuzzing thread, and
+# pytest rewrites schemathesis (a pytest plugin) with `ast` as it loads. CPython 3.11.7 shares the
+# ast module's recursion counter between threads, so that import raised "AST constructor recursion
+# depth mismatch" while the server's thread used ast too (seen once in a fresh-clone run).
+from schemathesis.specs.openapi import schemas as _loaded_before_the_thread  # noqa: F401
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
