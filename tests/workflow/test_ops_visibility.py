@@ -20,6 +20,7 @@ from activities.effects import EffectActivities
 from domain.effects import Refund
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
+from tests.time_skipping import skip_time
 from tests.workflow.test_return_case import assert_consistent, ledger_count, toner
 from worker import build_worker
 from workflows.return_case import ReturnCaseWorkflow
@@ -173,7 +174,7 @@ async def test_reminder_sets_needs_attention(env: WorkflowEnvironment, returns: 
     req = toner()
     rid = req["return_id"]
     await returns.submit(req)
-    await env.sleep(timedelta(days=8))  # past the photo reminder, before expiry
+    await skip_time(env, timedelta(days=8))  # past the photo reminder, before expiry
 
     async def reminded() -> bool:
         return (await attributes(returns, rid))["NeedsAttention"] is True

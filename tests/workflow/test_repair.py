@@ -20,6 +20,7 @@ from returns_client import Refused, ReturnsClient
 from store import ledgers
 from store.event_store import EventStore
 from store.personal_data import PersonalData
+from tests.time_skipping import skip_time
 from tests.workflow.test_ops_visibility import attributes, details, eventually
 from tests.workflow.test_return_case import assert_consistent, ledger_count, toner
 from worker import build_worker
@@ -129,7 +130,7 @@ async def test_an_overdue_repair_needs_attention_and_ops_set_refund_pays_at_once
     rid = req["return_id"]
     await to_awaiting_repair(returns, req)
     assert (await attributes(returns, rid))["NeedsAttention"] is False
-    await env.sleep(timedelta(days=31))
+    await skip_time(env, timedelta(days=31))
 
     async def flagged() -> bool:
         return (await attributes(returns, rid))["NeedsAttention"] is True

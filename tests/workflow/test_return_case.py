@@ -23,6 +23,7 @@ from store import ledgers
 from store.event_store import EventStore
 from store.personal_data import PersonalData
 from store.read_model import get_case
+from tests.time_skipping import skip_time
 from workflows.return_case import event_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,7 +165,7 @@ async def test_store_credit_stays_store_credit(returns: ReturnsClient, session_p
 
 
 async def _sleep_days(env: WorkflowEnvironment, days: float) -> None:
-    await env.sleep(timedelta(days=days))
+    await skip_time(env, timedelta(days=days))
 
 
 async def test_photo_reminder_then_expiry(
