@@ -48,7 +48,7 @@ class Sizes:
 # Since message-outbox a case makes about one effect call (its money or goods), not three: a
 # worker dies on every 4th (every 3rd in the full run), so it still dies that way between random
 # kills on a loaded machine.
-QUICK = Sizes(4, 25, 6.0, 25, 20, 2, 6, 1, 2)
+QUICK = Sizes(4, 16, 6.0, 25, 20, 2, 6, 1, 2)
 FULL = Sizes(3, 200, 4.0, 25, 60, 5, 20, 3, 10)
 
 
