@@ -29,7 +29,6 @@ from activities.policy import PolicyActivities
 from activities.retention import RetentionActivities
 from customers.retention import RetentionSettingError, ensure_retention_schedule, retention_days
 from mail.service import check_mail_settings, mail_running
-from portal.settings import SECRET_ENV, ensure_secret_file
 from payload.codec import (
     KEYS_ENV,
     PLAINTEXT_ENV,
@@ -43,6 +42,7 @@ from payload.converter import data_converter
 from payload.server import CodecServer
 from payments.settings import PaymentConfigError, PaymentProviders
 from policies import DEFAULT_POLICY_FILE
+from portal.settings import SECRET_ENV, ensure_secret_file
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
 from store.migrate import migrate

@@ -19,7 +19,9 @@ class _TooLarge(Problem):
 class MaxBodySize:
     """`by_prefix`: another limit for paths under a prefix (the portal's photo uploads)."""
 
-    def __init__(self, app: ASGIApp, limit: int = DEFAULT_MAX_BODY, by_prefix: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = DEFAULT_MAX_BODY, by_prefix: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.default = limit
         self.by_prefix = dict(by_prefix or {})

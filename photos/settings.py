@@ -32,8 +32,11 @@ def photo_store_from_env(data_dir: Path) -> PhotoStore:
             s3 = importlib.import_module("photos.s3")
         except ModuleNotFoundError as e:
             raise PhotoStoreConfigError(
-                f"{STORE_ENV}: S3 storage needs photos/s3.py (S3PhotoStore), which this install lacks ({e.name})"
+                f"{STORE_ENV}: S3 storage needs photos/s3.py (S3PhotoStore), "
+                f"which this install lacks ({e.name})"
             ) from None
         store: PhotoStore = s3.S3PhotoStore.from_url(url)
         return store
-    raise PhotoStoreConfigError(f"{STORE_ENV}: use file:///path or s3://bucket/prefix?endpoint=..., got {parts.scheme!r}")
+    raise PhotoStoreConfigError(
+        f"{STORE_ENV}: use file:///path or s3://bucket/prefix?endpoint=..., got {parts.scheme!r}"
+    )

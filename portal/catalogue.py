@@ -76,7 +76,8 @@ NL: Mapping[str, str] = {
     "field_order_id": "Bestelnummer",
     "continue": "Verder",
     "confirm_withdrawal": "Bevestig herroeping / Confirm withdrawal",
-    "withdraw_confirm_text": "Na bevestiging ontvang je meteen een ontvangstbevestiging per e-mail (aan {email}),"
+    "withdraw_confirm_text": "Na bevestiging ontvang je meteen een ontvangstbevestiging per e-mail"
+    " (aan {email}),"
     " met de inhoud en de datum en tijd van je herroeping.",
     "withdraw_none": "In deze bestelling is niets dat je kunt herroepen.",
     "withdraw_closed": "De herroepingstermijn van deze bestelling is voorbij.",
@@ -121,7 +122,8 @@ NL: Mapping[str, str] = {
     "outcome_store_credit": "Als tegoed klaargezet: {amount}.",
     "cancel_title": "Annuleren",
     "cancel_link": "Aanvraag annuleren",
-    "cancel_question": "Weet je zeker dat je aanvraag {return_id} wilt annuleren? Dit kun je niet ongedaan maken.",
+    "cancel_question": "Weet je zeker dat je aanvraag {return_id} wilt annuleren? Dit kun je niet"
+    " ongedaan maken.",
     "cancel_yes": "Ja, annuleer mijn aanvraag",
     "cancel_no": "Nee, terug naar mijn aanvraag",
     "timeline_title": "Verloop",
@@ -145,7 +147,8 @@ NL: Mapping[str, str] = {
     "event_replacement_ordered": "Vervanging besteld",
     "event_licence_revoked": "Licentie ingetrokken",
     "event_message_sent": "E-mail verstuurd",
-    "refused_tampered": "Deze link is veranderd of niet van ons. Gebruik de link uit je e-mail of je account.",
+    "refused_tampered": "Deze link is veranderd of niet van ons. Gebruik de link uit je e-mail of"
+    " je account.",
     "refused_expired": "Deze link is verlopen. Vraag een nieuwe aan via je account of de winkel.",
     "refused_malformed": "Deze link is onvolledig. Kopieer de hele link uit je e-mail of je account.",
     "not_found": "Deze aanvraag hoort niet bij deze bestelling.",
@@ -291,7 +294,8 @@ EN: Mapping[str, str] = {
     "event_replacement_ordered": "Replacement ordered",
     "event_licence_revoked": "Licence revoked",
     "event_message_sent": "E-mail sent",
-    "refused_tampered": "This link was changed or is not ours. Use the link from your e-mail or your account.",
+    "refused_tampered": "This link was changed or is not ours. Use the link from your e-mail or"
+    " your account.",
     "refused_expired": "This link has expired. Ask for a new one in your account or at the shop.",
     "refused_malformed": "This link is incomplete. Copy the whole link from your e-mail or your account.",
     "not_found": "This request does not belong to this order.",

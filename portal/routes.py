@@ -21,8 +21,8 @@ from activities.event_store import fold_stored
 from domain.case import ReturnCase
 from domain.request import InvalidRequest, parse_request
 from mail import formatting as fm
-from mail.label import return_label
 from mail.catalogue import sentence as mail_sentence
+from mail.label import return_label
 from photos.clean import PhotoRejected, clean_photo
 from photos.store import store_photos
 from portal import form as pf
@@ -71,7 +71,9 @@ class Visit:
         except LinkRefused as e:
             locale = locale_of(request, None)
             log.info("portal link refused: %s", e.reason)  # never the token
-            raise _Stop(self.page("refused.html", REFUSED_STATUS[e.reason], locale, reason=e.reason)) from None
+            raise _Stop(
+                self.page("refused.html", REFUSED_STATUS[e.reason], locale, reason=e.reason)
+            ) from None
         self.locale = locale_of(request, self.claims.locale)
 
     @property
@@ -210,7 +212,9 @@ def mail_status(locale: str, status: str) -> str:
 
 
 async def _order_cases(visit: Visit) -> list[read_model.CaseRow]:
-    return await visit.guarded(read_model.find_cases(visit.pool, order_id=visit.claims.order.order_id, limit=50))
+    return await visit.guarded(
+        read_model.find_cases(visit.pool, order_id=visit.claims.order.order_id, limit=50)
+    )
 
 
 @router.get("/{token}", response_class=HTMLResponse)
@@ -244,7 +248,11 @@ async def start(request: Request, token: str) -> Response:
     if not errors:
         placeholders = {line_id: [f"photo:{n}" for n in range(len(c))] for line_id, c in cleaned.items()}
         try:
-            parse_request(pf.start_request(visit.claims.order_json, return_id, lines, placeholders, resolution, visit.locale))
+            parse_request(
+                pf.start_request(
+                    visit.claims.order_json, return_id, lines, placeholders, resolution, visit.locale
+                )
+            )
         except InvalidRequest as e:
             errors.add("lines", "error_request", detail=str(e))
     if errors:
@@ -357,7 +365,9 @@ async def label(request: Request, token: str, return_id: str) -> Response:
 
 
 # --- the withdrawal function (contract 7.2) ---------------------------------------------------
-def _withdrawal_page(visit: Visit, name: str, status: int, values: dict[str, str], errors: pf.Errors) -> HTMLResponse:
+def _withdrawal_page(
+    visit: Visit, name: str, status: int, values: dict[str, str], errors: pf.Errors
+) -> HTMLResponse:
     order = visit.claims.order
     return visit.page(
         name,
@@ -377,7 +387,13 @@ def _identified(visit: Visit, fields: dict[str, str], errors: pf.Errors) -> tupl
     email = fields.get("email", "").strip()
     if not name or len(name) > 500 or "\x00" in name:
         errors.add("name", "error_name")
-    if not (3 <= len(email) <= EMAIL_MAX) or email.count("@") != 1 or any(c.isspace() for c in email) or email.startswith("@") or email.endswith("@"):
+    if (
+        not (3 <= len(email) <= EMAIL_MAX)
+        or email.count("@") != 1
+        or any(c.isspace() for c in email)
+        or email.startswith("@")
+        or email.endswith("@")
+    ):
         errors.add("email", "error_email")
     return name, email
 

@@ -56,7 +56,9 @@ def portal_secret(directory: Path | None = None) -> bytes:
     except FileNotFoundError:
         text = ""
     if not text:
-        raise PortalConfigError(f"no portal link secret: set {SECRET_ENV} or run worker.py once to make {path}")
+        raise PortalConfigError(
+            f"no portal link secret: set {SECRET_ENV} or run worker.py once to make {path}"
+        )
     return text.encode()
 
 

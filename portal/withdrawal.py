@@ -37,7 +37,12 @@ def withdrawal_request(
         "return_id": return_id,
         "order": {**order_json, "customer": customer},
         "items": [
-            {"line_id": line.line_id, "quantity": line.quantity, "reason": "withdrawal", "condition": "unopened"}
+            {
+                "line_id": line.line_id,
+                "quantity": line.quantity,
+                "reason": "withdrawal",
+                "condition": "unopened",
+            }
             for line in returnable_lines(order)
         ],
         "preferred_resolution": "refund",

@@ -103,9 +103,12 @@ def test_the_documented_node_snippet_makes_make_links_token() -> None:
         pytest.skip("node is not installed")
     script = snippet("js") + (
         "\nconst order = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));"
-        f"\nprocess.stdout.write(returnsPortalLink(order, {SECRET.decode()!r}, 'https://shop.example/', 30, 'en'));"
+        f"\nprocess.stdout.write(returnsPortalLink(order, {SECRET.decode()!r}, "
+        "'https://shop.example/', 30, 'en'));"
     )
-    done = subprocess.run([node, "-e", script], input=json.dumps(order()), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [node, "-e", script], input=json.dumps(order()), capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     same_as_make_link(done.stdout)
 
