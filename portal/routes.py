@@ -23,14 +23,16 @@ from domain.request import InvalidRequest, parse_request
 from mail import formatting as fm
 from mail.catalogue import sentence as mail_sentence
 from mail.label import return_label
+from mail.shop import ShopSettings
 from photos.clean import PhotoRejected, clean_photo
+from photos.settings import PhotoStoreConfigError
 from photos.store import store_photos
 from portal import form as pf
 from portal.answer import answer
 from portal.catalogue import text
 from portal.links import LinkClaims, LinkRefused, read_claims
 from portal.pages import HEADERS, locale_of, render
-from portal.settings import PortalSettings
+from portal.settings import DEFAULT_COLOR, Brand, PortalConfigError, PortalSettings
 from portal.withdrawal import in_period, period_ends, returnable_lines, withdrawal_request
 from returns_client import CaseNotFound, PayloadKeyError, Refused, ReturnsClient
 from store import read_model
@@ -50,6 +52,20 @@ class _Stop(Exception):
         self.response = response
 
 
+def unconfigured(locale: str) -> HTMLResponse:
+    brand = Brand(name=ShopSettings.from_env().name, logo_url=None, color=DEFAULT_COLOR)
+    return render(
+        "message.html",
+        503,
+        locale,
+        brand,
+        ShopSettings.from_env().email,
+        lang_url="?lang=" + ("en" if locale == "nl" else "nl"),
+        title="title_unavailable",
+        message="unavailable",
+    )
+
+
 def settings(request: Request) -> PortalSettings:
     state = request.app.state
     found: PortalSettings | None = getattr(state, "portal", None)
@@ -64,7 +80,11 @@ class Visit:
 
     def __init__(self, request: Request, token: str) -> None:
         self.request, self.token = request, token
-        self.settings = settings(request)
+        try:
+            self.settings = settings(request)
+        except (PortalConfigError, PhotoStoreConfigError, OSError, ValueError) as e:
+            log.error("portal: not configured: %s", e)  # the secret itself is never in it
+            raise _Stop(unconfigured(locale_of(request, None))) from None
         self.now = datetime.now(UTC)
         try:
             self.claims: LinkClaims = read_claims(token, self.settings.secret, self.now)
