@@ -28,6 +28,7 @@ from domain.request import ReturnRequest
 from mail.api import router as messages_router
 from payload.codec import Keyring
 from payments.api import router as payments_router
+from photos.api import router as photos_router
 from portal.routes import router as portal_router
 from returns_client import ReturnsClient
 from store_credit.api import router as store_credit_router
@@ -50,6 +51,7 @@ ROUTERS: list[APIRouter] = [
     store_credit_router,
     payments_router,
     messages_router,
+    photos_router,
     portal_router,  # the customer pages under /r/<token>: not in the OpenAPI document
 ]
 

@@ -32,6 +32,7 @@ class Portal:
     url: str
     photos: Path
     http: httpx.AsyncClient
+    returns: ReturnsClient
 
     def link(self, order: dict[str, Any], *, days: int = 30, locale: str | None = None) -> str:
         return make_link(order, SECRET, timedelta(days=days), "", locale=locale)
@@ -63,4 +64,4 @@ async def portal(
         max_photo_bytes=1024 * 1024,
     )
     async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=120) as http:
-        yield Portal(url, photos, http)
+        yield Portal(url, photos, http, returns)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
+from api.keys import create_key
 from store import read_model
 from tests.photos.images import gps_of, jpeg_with_gps
 from tests.portal.conftest import Portal, recent_order
@@ -99,7 +100,7 @@ async def test_bad_input_is_shown_next_to_the_field_and_starts_nothing(
 
 
 async def test_the_toner_in_one_visit_and_a_case_of_another_order_is_404(
-    portal: Portal, session_pool: asyncpg.Pool
+    portal: Portal, session_pool: asyncpg.Pool, session_dsn: str
 ) -> None:
     order_id = f"O-{uuid.uuid4().hex[:8]}"
     link = portal.link(recent_order("toner.json", order_id))
@@ -129,6 +130,29 @@ async def test_the_toner_in_one_visit_and_a_case_of_another_order_is_404(
     assert (row.return_id, str(row.refunded), row.status) == (return_id, "39.95", "resolved")
     (stored,) = [p for p in portal.photos.rglob("*.jpg") if return_id in str(p)]
     assert gps_of(stored.read_bytes()) == {}
+    view = await portal.returns.status(return_id)
+    assert view.items[0].photos_received == 1
+
+    # The shop and ops see the photo by its reference's key; another case's path is 404.
+    admin = await asyncpg.connect(session_dsn)
+    try:
+        keys = {
+            role: (await create_key(admin, role, None, label=f"portal {role}"))[1]
+            for role in ("webshop", "warehouse")
+        }
+    finally:
+        await admin.close()
+    key = stored.relative_to(portal.photos).as_posix()
+    shop = {"Authorization": f"Bearer {keys['webshop']}"}
+    got = await portal.http.get(f"/v1/returns/{return_id}/photos/{key}", headers=shop)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+    assert got.content == stored.read_bytes()
+    elsewhere = await portal.http.get(f"/v1/returns/R-OTHER/photos/{key}", headers=shop)
+    assert elsewhere.status_code == 404
+    warehouse = {"Authorization": f"Bearer {keys['warehouse']}"}
+    assert (
+        await portal.http.get(f"/v1/returns/{return_id}/photos/{key}", headers=warehouse)
+    ).status_code == 403
 
     other = portal.link(recent_order("toner.json", f"O-{uuid.uuid4().hex[:8]}"))
     assert (await portal.http.get(f"{other}/returns/{return_id}")).status_code == 404
