@@ -3,6 +3,7 @@ the error next to its field and starts nothing; a refused link gets its page and
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from pathlib import Path
@@ -28,12 +29,14 @@ def files_under(folder: Path) -> list[Path]:
 async def test_the_entry_page_preselects_refund_and_offers_the_withdrawal(portal: Portal) -> None:
     page = await portal.http.get(portal.link(recent_order("toner.json", f"O-{uuid.uuid4().hex[:8]}")))
     assert page.status_code == 200, page.text
-    html = page.text
-    assert '<html lang="nl">' in html and "Toner 410X (huismerk)" in html
-    assert re.search(r'value="refund" checked', html) and not re.search(r'value="store_credit" checked', html)
-    assert "Herroepen / Withdraw from contract here" in html
-    assert 'value="withdrawal"' not in html  # no reason asked to be `withdrawal` on the form
-    assert "<script" not in html
+    shown = page.text
+    assert '<html lang="nl">' in shown and "Toner 410X (huismerk)" in shown
+    assert re.search(r'value="refund" checked', shown) and not re.search(
+        r'value="store_credit" checked', shown
+    )
+    assert "Herroepen / Withdraw from contract here" in shown
+    assert 'value="withdrawal"' not in shown  # no reason asked to be `withdrawal` on the form
+    assert "<script" not in shown
     assert page.headers["referrer-policy"] == "no-referrer"
     english = await portal.http.get(portal.link(recent_order("toner.json", "O-EN"), locale="en"))
     assert '<html lang="en">' in english.text and "Return items" in english.text
@@ -160,3 +163,45 @@ async def test_the_toner_in_one_visit_and_a_case_of_another_order_is_404(
     # The case is closed: cancelling is refused in the page, never a 5xx.
     refused = await portal.http.post(f"{link}/returns/{return_id}/cancel")
     assert refused.status_code == 409 and "cancel refused" in refused.text
+
+
+async def test_a_missing_photo_uploaded_later_with_the_same_link(portal: Portal) -> None:
+    link = portal.link(recent_order("toner.json", f"O-{uuid.uuid4().hex[:8]}"))
+    return_id = hidden_return_id((await portal.http.get(link)).text)
+    form = {
+        "return_id": return_id,
+        "line-0-return": "yes",
+        "line-0-quantity": "1",
+        "line-0-reason": "defective",
+        "line-0-condition": "used",
+        "resolution": "store_credit",
+    }
+    sent = await portal.http.post(f"{link}/returns", data=form)
+    assert sent.status_code == 303, sent.text
+    page = (await portal.http.get(sent.headers["location"])).text
+    assert 'data-status="awaiting_photos"' in page
+    assert "Toner 410X (huismerk): een foto van de foutmelding of van het defect." in page
+    assert re.search(
+        r"Uiterlijk \w+ \d{1,2} \w+ \d{4} om \d\d:\d\d\.", page
+    )  # the due date, as the mail says it
+    assert "Terugsturen is niet nodig voor: Toner 410X (huismerk)." in page  # returnless
+    assert "Je krijgt € 39,95 als tegoed in onze winkel." in page.replace("\xa0", " ")
+
+    bad = await portal.http.post(
+        f"{link}/returns/{return_id}/photos",
+        data={"line_id": "L1"},
+        files={"photos": ("x.png", b"not a png", "image/png")},
+    )
+    assert bad.status_code == 422 and 'id="err-photos-L1"' in bad.text
+    assert (await portal.returns.status(return_id)).status == "awaiting_photos"  # unchanged
+
+    good = await portal.http.post(
+        f"{link}/returns/{return_id}/photos",
+        data={"line_id": "L1"},
+        files={"photos": ("error.jpg", jpeg_with_gps(), "image/jpeg")},
+    )
+    assert good.status_code == 303, good.text
+    view = await portal.returns.status(return_id)
+    assert (view.status, view.store_credit) == ("resolved", view.quote.total)
+    page = html.unescape((await portal.http.get(good.headers["location"])).text)
+    assert "Foto's ontvangen" in page and "Als tegoed klaargezet: € 39,95." in page.replace("\xa0", " ")
