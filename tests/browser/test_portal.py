@@ -93,6 +93,7 @@ async def test_the_seed_toner_returned_in_one_visit(
     body = page.locator("main")
     await expect(body).to_contain_text("Garantieaanvraag")
     await expect(body).to_contain_text("Teruggestort: € 39,95 via iDEAL.")
+    await expect(body).to_contain_text("Terugsturen is niet nodig voor: Toner 410X (huismerk).")
     await shot(page, "portal-answer-toner")
 
     return_id = return_id_of(page)
