@@ -94,8 +94,9 @@ async def test_the_seed_toner_returned_in_one_visit(
         pytestconfig,
         f"portal: link to first answer on screen {answered - opened:.2f} s "
         f"(page shown {page_shown:.2f} s, its server answer after {entry / 1000:.2f} s, "
-        f"form filled by the test, submit to answer {answered - sent:.2f} s, of which the server's answer {server[0] / 1000:.2f} s and the page "
-        f"ready {server[1] / 1000:.2f} s after the submit; toner with its photo in the same visit)",
+        f"form filled by the test, submit to answer {answered - sent:.2f} s, of which the server's "
+        f"answer {server[0] / 1000:.2f} s and the page ready {server[1] / 1000:.2f} s after the submit; "
+        "toner with its photo in the same visit)",
     )
     body = page.locator("main")
     await expect(body).to_contain_text("Garantieaanvraag")
