@@ -418,10 +418,24 @@ def _identified(visit: Visit, fields: dict[str, str], errors: pf.Errors) -> tupl
     return name, email
 
 
+async def earlier_withdrawal(visit: Visit) -> str | None:
+    """The order's withdrawal case when it has one (not cancelled): withdrawn once is enough."""
+    for row in await _order_cases(visit):
+        if row.status == "cancelled":
+            continue
+        case, _ = await visit.case(row.return_id)
+        if all(item.reason == "withdrawal" for item in case.request.items):
+            return row.return_id
+    return None
+
+
 @router.get("/{token}/withdrawal", response_class=HTMLResponse)
 @_page
 async def withdrawal_identify(request: Request, token: str) -> Response:
     visit = Visit(request, token)
+    earlier = await earlier_withdrawal(visit)
+    if earlier is not None:
+        return visit.redirect(f"/returns/{earlier}")
     customer = visit.claims.order.customer
     values = {"name": customer.name, "email": customer.email}
     return _withdrawal_page(visit, "withdrawal.html", 200, values, pf.Errors())
@@ -455,6 +469,9 @@ async def withdrawal_confirm(request: Request, token: str) -> Response:
         return _withdrawal_page(visit, "withdrawal.html", 422, fields, errors)
     if not in_period(order, visit.settings.policy, visit.now) or not returnable_lines(order):
         return _withdrawal_page(visit, "withdrawal.html", 409, fields, errors)
+    earlier = await earlier_withdrawal(visit)
+    if earlier is not None:  # another tab withdrew already: show that one
+        return visit.redirect(f"/returns/{earlier}")
     body = withdrawal_request(visit.claims.order_json, order, return_id, name, email, visit.locale)
     try:
         await visit.guarded(visit.returns.submit(body))

@@ -205,3 +205,40 @@ async def test_a_missing_photo_uploaded_later_with_the_same_link(portal: Portal)
     assert (view.status, view.store_credit) == ("resolved", view.quote.total)
     page = html.unescape((await portal.http.get(good.headers["location"])).text)
     assert "Foto's ontvangen" in page and "Als tegoed klaargezet: € 39,95." in page.replace("\xa0", " ")
+
+
+async def test_the_withdrawal_takes_every_returnable_line_once(portal: Portal) -> None:
+    order = recent_order("laptop.json", f"O-{uuid.uuid4().hex[:8]}")
+    order["lines"].append(
+        {
+            "line_id": "L3",
+            "sku": "EBOOK-1",
+            "name": "E-book",
+            "category": "books",
+            "kind": "digital",
+            "unit_price": "9.95",
+            "quantity": 1,
+        }
+    )  # a digital product of its own has no withdrawal (contract 2.1)
+    link = portal.link(order)
+    step1 = await portal.http.get(f"{link}/withdrawal")
+    assert step1.status_code == 200
+    assert 'value="J. de Vries"' in step1.text and 'value="j.devries@example.nl"' in step1.text
+    assert "E-book" not in step1.text
+    return_id = hidden_return_id(step1.text)
+    bad = await portal.http.post(
+        f"{link}/withdrawal", data={"return_id": return_id, "name": "", "email": "x"}
+    )
+    assert bad.status_code == 422 and 'id="err-name"' in bad.text and 'id="err-email"' in bad.text
+    identity = {"return_id": return_id, "name": "Jan de Vries", "email": "jan@example.nl"}
+    step2 = await portal.http.post(f"{link}/withdrawal", data=identity)
+    assert step2.status_code == 200 and "Bevestig herroeping / Confirm withdrawal" in step2.text
+    done = await portal.http.post(f"{link}/withdrawal/confirm", data=identity)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"{link}/returns/{return_id}?lang=nl"
+    view = await portal.returns.status(return_id)
+    assert [(i.line_id, i.kind) for i in view.items] == [("L1", "return"), ("L2", "return")]
+    page = html.unescape((await portal.http.get(done.headers["location"])).text)
+    assert re.search(r"We hebben je herroeping ontvangen op \w+ \d{1,2} \w+ \d{4} om \d\d:\d\d, voor: ", page)
+    again = await portal.http.get(f"{link}/withdrawal")  # withdrawn once is enough
+    assert again.status_code == 303 and again.headers["location"] == done.headers["location"]
