@@ -11,10 +11,13 @@ a refused or invalid input prints one line on stderr and exits 2.
     python3 starter.py cancel RETURN_ID
     python3 starter.py override RETURN_ID TYPE --actor A --reason R [--kind K] [--resolution R]
     python3 starter.py mail RETURN_ID     (what the customer received: the embedded mail sink)
+    python3 starter.py link ORDER.json [--days 30] [--base-url URL] [--locale nl|en]
+                                          (the customer's return portal link for an order)
 
 Env: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, RETURNS_TASK_QUEUE,
 RETURNS_CODEC_KEYS (default: the embedded stack's key file under RETURNS_DATA_DIR, .data),
-RETURNS_MAIL_DIR (mail: default RETURNS_DATA_DIR/mail).
+RETURNS_MAIL_DIR (mail: default RETURNS_DATA_DIR/mail), RETURNS_PORTAL_SECRET (link: default the
+embedded stack's portal-secret file), RETURNS_PORTAL_URL (link: the API's base URL).
 """
 
 from __future__ import annotations
@@ -65,6 +68,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("mail", help="print the mails the customer received (embedded mail sink)").add_argument(
         "return_id"
     )
+    link = sub.add_parser("link", help="print a signed return portal link for an order (docs/portal.md)")
+    link.add_argument("order", type=Path, help="the order JSON, or a request file holding one")
+    link.add_argument("--days", type=int, default=30, help="valid for this many days (default 30)")
+    link.add_argument("--base-url", default=None, help="the API's address (default RETURNS_PORTAL_URL)")
+    link.add_argument("--locale", choices=("nl", "en"), default=None)
     override = sub.add_parser("override")
     override.add_argument("return_id")
     override.add_argument("type")
@@ -120,8 +128,32 @@ def one_line(message: str, limit: int = 500) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
+def link(args: argparse.Namespace) -> int:
+    """The customer's link: no Temporal needed, only the order and the portal secret."""
+    import json
+    import os
+    from datetime import timedelta
+
+    from portal.links import make_link
+    from portal.settings import PortalConfigError, portal_secret
+
+    try:
+        loaded = json.loads(args.order.read_text())
+        order = loaded.get("order", loaded) if isinstance(loaded, dict) else loaded
+        base = args.base_url or os.environ.get("RETURNS_PORTAL_URL") or "http://127.0.0.1:8000"
+        if args.days < 1:
+            raise ValueError("--days must be 1 or more")
+        print(make_link(order, portal_secret(), timedelta(days=args.days), base, locale=args.locale))
+    except (OSError, ValueError, PortalConfigError) as e:
+        print(one_line(str(e)), file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    if args.command == "link":
+        return link(args)
     if args.command == "mail":
         from mail.mailbox import NoMail, received
 

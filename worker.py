@@ -42,6 +42,7 @@ from payload.converter import data_converter
 from payload.server import CodecServer
 from payments.settings import PaymentConfigError, PaymentProviders
 from policies import DEFAULT_POLICY_FILE
+from portal.settings import SECRET_ENV, ensure_secret_file
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.event_store import EventStore
 from store.migrate import migrate
@@ -102,6 +103,14 @@ ENV_VARS = {
     "(default a demo address in Amsterdam)",
     "RETURNS_PHOTO_UPLOAD_URL": "a link with {return_id} where customers upload photos; unset: they "
     "reply to the e-mail with them",
+    "RETURNS_PORTAL_SECRET": "the return portal's link secret (docs/portal.md); unset: RETURNS_DATA_DIR/"
+    "portal-secret, which the worker creates",
+    "RETURNS_PORTAL_URL": "the API's public base URL for portal links (starter.py link)",
+    "RETURNS_SHOP_LOGO_URL": "the shop's logo on the return portal (https URL)",
+    "RETURNS_SHOP_COLOR": "the shop's colour on the return portal (#RRGGBB)",
+    "RETURNS_PHOTO_STORE": "where customers' photos go: file:///path or s3://bucket/prefix?endpoint=...; "
+    "unset: RETURNS_DATA_DIR/photos",
+    "RETURNS_PHOTO_MAX_BYTES": "the largest photo a customer may upload (default 10 MB)",
     "RETURNS_PERSONAL_DATA_RETENTION_DAYS": "erase a customer this many days after their last case closed "
     "(Temporal schedule personal-data-retention, daily); unset: no automatic erasure",
 }
@@ -311,6 +320,8 @@ async def main(settings: Settings) -> None:
     try:
         keyring = keyring_for(settings)
         master_keys_for(settings)
+        if not os.environ.get(SECRET_ENV, "").strip():
+            ensure_secret_file(settings.data_dir)  # the portal's link secret, made once, never printed
     except (ConfigError, CodecError, PersonalDataError) as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None

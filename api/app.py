@@ -28,6 +28,8 @@ from domain.request import ReturnRequest
 from mail.api import router as messages_router
 from payload.codec import Keyring
 from payments.api import router as payments_router
+from photos.api import router as photos_router
+from portal.routes import router as portal_router
 from returns_client import ReturnsClient
 from store_credit.api import router as store_credit_router
 from webhooks import api as webhooks_api
@@ -49,6 +51,8 @@ ROUTERS: list[APIRouter] = [
     store_credit_router,
     payments_router,
     messages_router,
+    photos_router,
+    portal_router,  # the customer pages under /r/<token>: not in the OpenAPI document
 ]
 
 
@@ -76,6 +80,12 @@ def served_background() -> list[Background]:
 def max_body_from_env() -> int:
     value = os.environ.get("RETURNS_API_MAX_BODY")
     return int(value) if value else DEFAULT_MAX_BODY
+
+
+def portal_max_body_from_env() -> int:
+    """The portal's forms carry photos: up to RETURNS_PORTAL_MAX_BODY bytes (default 64 MiB)."""
+    value = os.environ.get("RETURNS_PORTAL_MAX_BODY")
+    return int(value) if value else 64 * 1024 * 1024
 
 
 def create_app(
@@ -119,7 +129,11 @@ def create_app(
     problems.install(app)
     for r in routers if routers is not None else ROUTERS:
         app.include_router(r)
-    app.add_middleware(MaxBodySize, limit=max_body if max_body is not None else max_body_from_env())
+    app.add_middleware(
+        MaxBodySize,
+        limit=max_body if max_body is not None else max_body_from_env(),
+        by_prefix={"/r/": portal_max_body_from_env()},
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -3,6 +3,8 @@ checked first, and streamed bytes are counted for bodies without one."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import Problem
@@ -15,25 +17,32 @@ class _TooLarge(Problem):
 
 
 class MaxBodySize:
-    def __init__(self, app: ASGIApp, limit: int = DEFAULT_MAX_BODY) -> None:
-        self.app = app
-        self.limit = limit
+    """`by_prefix`: another limit for paths under a prefix (the portal's photo uploads)."""
 
-    def _problem(self, scope: Scope) -> Problem:
-        return Problem(413, f"request body larger than {self.limit} bytes")
+    def __init__(
+        self, app: ASGIApp, limit: int = DEFAULT_MAX_BODY, by_prefix: Mapping[str, int] | None = None
+    ) -> None:
+        self.app = app
+        self.default = limit
+        self.by_prefix = dict(by_prefix or {})
+
+    def _problem(self, limit: int) -> Problem:
+        return Problem(413, f"request body larger than {limit} bytes")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        limit = next((n for prefix, n in self.by_prefix.items() if path.startswith(prefix)), self.default)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.limit:
-                    await self._problem(scope).response(scope.get("path"))(scope, receive, send)
+                if declared > limit:
+                    await self._problem(limit).response(scope.get("path"))(scope, receive, send)
                     return
         received = 0
         started = False
@@ -43,8 +52,8 @@ class MaxBodySize:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _TooLarge(413, f"request body larger than {self.limit} bytes")
+                if received > limit:
+                    raise _TooLarge(413, f"request body larger than {limit} bytes")
             return message
 
         async def tracking_send(message: Message) -> None:

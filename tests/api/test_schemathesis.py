@@ -59,6 +59,8 @@ ROLE_OF = {
     "retry_effects": "ops",
     # mail/api.py: a case's messages and their delivery state (webshop and ops)
     "messages": "webshop",
+    # photos/api.py: a customer's photo of a case, by its reference's key (webshop and ops)
+    "photo": "ops",
 }
 
 

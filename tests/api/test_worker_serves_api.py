@@ -34,7 +34,11 @@ async def wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], seconds:
 
 async def test_worker_py_serves_the_api_and_stops_with_it(tmp_path: Path) -> None:
     env = {
-        **{k: v for k, v in os.environ.items() if k not in ("TEMPORAL_ADDRESS", "DATABASE_URL")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("TEMPORAL_ADDRESS", "DATABASE_URL", "RETURNS_PORTAL_SECRET")
+        },
         "RETURNS_DATA_DIR": str(tmp_path / "data"),
         "RETURNS_API_PORT": "0",
     }
@@ -59,6 +63,22 @@ async def test_worker_py_serves_the_api_and_stops_with_it(tmp_path: Path) -> Non
             r = await http.post("/v1/returns", json=body, headers={"Authorization": f"Bearer {key}"})
             assert r.status_code == 201, r.text
             assert r.json()["status"] == "awaiting_photos"
+            # The return portal: the worker made its link secret once (never printed), and
+            # `starter.py link` with the same data dir signs a link the served portal opens.
+            secret = (tmp_path / "data" / "portal-secret").read_text().strip()
+            assert secret and secret not in log.read_text()
+            link = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "starter.py", "link", "examples/toner.json", "--base-url", url],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert link.returncode == 0, link.stderr
+            page = await http.get(link.stdout.strip())
+            assert page.status_code == 200 and "Toner 410X (huismerk)" in page.text
         proc.send_signal(signal.SIGINT)
         assert await asyncio.to_thread(proc.wait, 60) == 0
         assert "Worker stopped" in log.read_text()

