@@ -26,6 +26,7 @@ from api.returns import router as returns_router
 from customers.api import router as customers_router
 from domain.request import ReturnRequest
 from mail.api import router as messages_router
+from ops.api import router as ops_router
 from payload.codec import Keyring
 from payments.api import router as payments_router
 from returns_client import ReturnsClient
@@ -49,6 +50,7 @@ ROUTERS: list[APIRouter] = [
     store_credit_router,
     payments_router,
     messages_router,
+    ops_router,
 ]
 
 
