@@ -150,7 +150,7 @@ async def ops_sign_out() -> Response:
     name="ops_overview",
     summary="The ops overview",
     response_model=Overview,
-    responses=problems.responses(401, 403),
+    responses=problems.responses(401, 403, 422),
 )
 async def ops_overview(
     request: Request, principal: Annotated[Principal, Depends(require("ops"))]
