@@ -99,8 +99,9 @@ def stacked_bars(
             )
             base += v
         if i in (0, n // 2, n - 1):
+            anchor, at = {0: ("start", x), n - 1: ("end", x + bar)}.get(i, ("middle", x + bar / 2))
             parts.append(
-                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle" class="tick">'
+                f'<text x="{at:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="{anchor}" class="tick">'
                 f"{d:%d %b}</text>"
             )
     # Legend under the axis labels.
