@@ -56,10 +56,14 @@ def list_summary(request: ReturnRequest) -> str:
     return f"{request.return_id} · €{fmt(total)} · {first}"
 
 
-def attention_reasons(case: ReturnCase, failing_effects: Sequence[str] = ()) -> list[str]:
+def attention_reasons(
+    case: ReturnCase, failing_effects: Sequence[str] = (), *, personal: bool = True
+) -> list[str]:
     """Why ops should look: rejected within its appeal window, a reminder sent on an open case,
     an override applied (kept for audit), a message the mail server refused for good (even on a
-    closed case: the customer did not hear from us), an effect failing."""
+    closed case: the customer did not hear from us), an effect failing. `personal=False` leaves
+    out the mail server's answer (it may quote the address): the read model's copy, which is
+    not sealed and must not change when the customer is erased."""
     reasons: list[str] = []
     if case.status == "rejected" and case.closed_at is None:
         reasons.append("rejected, appeal window open")
@@ -70,7 +74,9 @@ def attention_reasons(case: ReturnCase, failing_effects: Sequence[str] = ()) -> 
         reasons.append(f"repair overdue: not completed within {days} days of the repair order")
     if case.overrides:
         reasons.append(f"{len(case.overrides)} override(s) applied")
-    reasons.extend(f"message failed: {f.template}: {f.reason}" for f in case.failed_messages)
+    reasons.extend(
+        f"message failed: {f.template}" + (f": {f.reason}" if personal else "") for f in case.failed_messages
+    )
     reasons.extend(f"effect failing: {what}" for what in failing_effects)
     return reasons
 

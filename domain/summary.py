@@ -29,7 +29,8 @@ class CaseSummary(BaseModel):
     # case alone. Failing effects are not in the events, so they never set it here; ops see
     # them in the case's details.
     needs_attention: bool = False
-    # The ops overview (ops/overview.py): why it needs attention (the same reasons), and whether
+    # The ops overview (ops/overview.py): why it needs attention (the same reasons, without a
+    # refused message's answer, which may be personal), and whether
     # intake asked for photos (a policy rule asked at least one of an accepted item).
     attention: tuple[str, ...] = ()
     photos_asked: bool = False
@@ -40,7 +41,7 @@ class CaseSummary(BaseModel):
 
 def summarize(case: ReturnCase) -> CaseSummary:
     q = case.quote
-    reasons = tuple(attention_reasons(case, ()))
+    reasons = tuple(attention_reasons(case, (), personal=False))
     return CaseSummary(
         return_id=case.return_id,
         order_id=case.request.order.order_id,
