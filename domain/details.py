@@ -86,10 +86,10 @@ ITEM_COLUMNS = ("line", "item", "qty", "kind", "rule", "guarantee until")
 # element's padding, margin and border to 0 (`* { padding: 0; ... }`) and makes everything inside
 # a list item inline (`li * { display: inline }`). The GFM table is a real <table>, but with no
 # cell padding its cells glue together ("warrantyfault-in-guarantee"). Markdown cannot style it, so
-# each cell carries two NO-BREAK SPACEs (U+00A0) either side: the table parser trims only ASCII
-# spaces, the renderer escapes entities such as &nbsp;, and CSS neither collapses nor breaks a line
-# at them (an en space would wrap a cell's padding onto a line of its own). Columns stand apart in
-# the UI, and the cell's text, stripped, is still the value.
+# each cell carries two NO-BREAK SPACEs (U+00A0) either side (one left only 5 px between columns):
+# the table parser trims only ASCII spaces, the renderer escapes entities such as &nbsp;, and CSS
+# neither collapses nor breaks a line at them (an en space would wrap a cell's padding onto a
+# line of its own). Columns stand apart in the UI, and the cell's text, stripped, is the value.
 PAD = "\u00a0\u00a0"
 _ITEM_CELL = PAD + "{}" + PAD
 
