@@ -59,6 +59,8 @@ ROLE_OF = {
     "retry_effects": "ops",
     # mail/api.py: a case's messages and their delivery state (webshop and ops)
     "messages": "webshop",
+    # ops/api.py: the ops overview's figures (ops only)
+    "ops_overview": "ops",
 }
 
 
