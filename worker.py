@@ -113,6 +113,10 @@ ENV_VARS = {
     "RETURNS_PHOTO_MAX_BYTES": "the largest photo a customer may upload (default 10 MB)",
     "RETURNS_PERSONAL_DATA_RETENTION_DAYS": "erase a customer this many days after their last case closed "
     "(Temporal schedule personal-data-retention, daily); unset: no automatic erasure",
+    "RETURNS_TEMPORAL_UI_URL": "the Temporal Web UI the ops overview (GET /ops) links each case to; "
+    "unset: the embedded dev server's UI, or no links",
+    "RETURNS_OPS_SESSION_SECRET": "signs the ops overview's session cookies; set the same one on every "
+    "API process of a site (unset: one random per process, a restart signs ops out)",
 }
 
 
@@ -276,6 +280,8 @@ async def service(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Poo
             address = temporal.address
             if temporal.ui_url is not None:
                 codec.origins = {temporal.ui_url, temporal.ui_url.replace("127.0.0.1", "localhost")}
+                # The ops overview (GET /ops) of the API served beside links cases to this UI.
+                os.environ.setdefault("RETURNS_TEMPORAL_UI_URL", temporal.ui_url)
             notes.append(f"Temporal dev server at {address} (state in {settings.data_dir / 'temporal.db'})")
             notes.append(f"Temporal Web UI: {temporal.ui_url} (decodes payloads through {codec.url})")
         dsn, admin_dsn, login = settings.database_url, settings.database_admin_url, None

@@ -26,6 +26,7 @@ from api.returns import router as returns_router
 from customers.api import router as customers_router
 from domain.request import ReturnRequest
 from mail.api import router as messages_router
+from ops.api import router as ops_router
 from payload.codec import Keyring
 from payments.api import router as payments_router
 from photos.api import router as photos_router
@@ -53,6 +54,7 @@ ROUTERS: list[APIRouter] = [
     messages_router,
     photos_router,
     portal_router,  # the customer pages under /r/<token>: not in the OpenAPI document
+    ops_router,
 ]
 
 

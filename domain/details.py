@@ -56,10 +56,14 @@ def list_summary(request: ReturnRequest) -> str:
     return f"{request.return_id} · €{fmt(total)} · {first}"
 
 
-def attention_reasons(case: ReturnCase, failing_effects: Sequence[str] = ()) -> list[str]:
+def attention_reasons(
+    case: ReturnCase, failing_effects: Sequence[str] = (), *, personal: bool = True
+) -> list[str]:
     """Why ops should look: rejected within its appeal window, a reminder sent on an open case,
     an override applied (kept for audit), a message the mail server refused for good (even on a
-    closed case: the customer did not hear from us), an effect failing."""
+    closed case: the customer did not hear from us), an effect failing. `personal=False` leaves
+    out the mail server's answer (it may quote the address): the read model's copy, which is
+    not sealed and must not change when the customer is erased."""
     reasons: list[str] = []
     if case.status == "rejected" and case.closed_at is None:
         reasons.append("rejected, appeal window open")
@@ -70,9 +74,28 @@ def attention_reasons(case: ReturnCase, failing_effects: Sequence[str] = ()) -> 
         reasons.append(f"repair overdue: not completed within {days} days of the repair order")
     if case.overrides:
         reasons.append(f"{len(case.overrides)} override(s) applied")
-    reasons.extend(f"message failed: {f.template}: {f.reason}" for f in case.failed_messages)
+    reasons.extend(
+        f"message failed: {f.template}" + (f": {f.reason}" if personal else "") for f in case.failed_messages
+    )
     reasons.extend(f"effect failing: {what}" for what in failing_effects)
     return reasons
+
+
+ITEM_COLUMNS = ("line", "item", "qty", "kind", "rule", "guarantee until")
+# The Temporal UI (2.54) renders the details in an iframe (/render) whose stylesheet resets every
+# element's padding, margin and border to 0 (`* { padding: 0; ... }`) and makes everything inside
+# a list item inline (`li * { display: inline }`). The GFM table is a real <table>, but with no
+# cell padding its cells glue together ("warrantyfault-in-guarantee"). Markdown cannot style it, so
+# each cell carries two NO-BREAK SPACEs (U+00A0) either side (one left only 5 px between columns):
+# the table parser trims only ASCII spaces, the renderer escapes entities such as &nbsp;, and CSS
+# neither collapses nor breaks a line at them (an en space would wrap a cell's padding onto a
+# line of its own). Columns stand apart in the UI, and the cell's text, stripped, is the value.
+PAD = "\u00a0\u00a0"
+_ITEM_CELL = PAD + "{}" + PAD
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(_ITEM_CELL.format(c.replace("|", "\\|")) for c in cells) + " |"
 
 
 def _repair(case: ReturnCase) -> list[str]:
@@ -113,21 +136,18 @@ def case_details(
     if not needs:
         out.append("- nothing" + (f" (closed {case.closed_at:%Y-%m-%d})" if case.closed_at else ""))
     for need in needs:
-        out.append(f"- {need}")
-        if need == "photos":
-            for item in a.accepted:
-                missing = case.photos_missing(item)
-                for req in item.photo_requirements[len(item.photo_requirements) - missing :]:
-                    out.append(f"  - {item.line_id} {item.name}: {req.instruction} ({req.rule})")
+        # One top-level bullet per photo instruction: the UI styles `li *` inline, so a nested
+        # list would run into its parent's line (see _ITEM_CELL).
+        photos = [
+            f"- photos: {item.line_id} {item.name}: {req.instruction} ({req.rule})"
+            for item in a.accepted
+            for req in item.photo_requirements[len(item.photo_requirements) - case.photos_missing(item) :]
+        ]
+        out += photos if need == "photos" and photos else [f"- {need}"]
 
+    out += ["", "### Items", _row(ITEM_COLUMNS), "|" + "---|" * len(ITEM_COLUMNS)]
     out += [
-        "",
-        "### Items",
-        "| line | item | qty | kind | rule | guarantee until |",
-        "|---|---|---|---|---|---|",
-    ]
-    out += [
-        f"| {i.line_id} | {i.name} | {i.quantity} | {i.kind} | {i.rule} | {case.guarantee_until(i) or '-'} |"
+        _row((i.line_id, i.name, str(i.quantity), i.kind, i.rule, str(case.guarantee_until(i) or "-")))
         for i in a.items
     ]
     out += _repair(case)

@@ -29,6 +29,11 @@ class CaseSummary(BaseModel):
     # case alone. Failing effects are not in the events, so they never set it here; ops see
     # them in the case's details.
     needs_attention: bool = False
+    # The ops overview (ops/overview.py): why it needs attention (the same reasons, without a
+    # refused message's answer, which may be personal), and whether
+    # intake asked for photos (a policy rule asked at least one of an accepted item).
+    attention: tuple[str, ...] = ()
+    photos_asked: bool = False
     opened_at: datetime
     closed_at: datetime | None
     stream_version: int
@@ -36,6 +41,7 @@ class CaseSummary(BaseModel):
 
 def summarize(case: ReturnCase) -> CaseSummary:
     q = case.quote
+    reasons = tuple(attention_reasons(case, (), personal=False))
     return CaseSummary(
         return_id=case.return_id,
         order_id=case.request.order.order_id,
@@ -48,7 +54,9 @@ def summarize(case: ReturnCase) -> CaseSummary:
         refunded=case.refunded,
         store_credit=case.store_credit,
         customer_messages=case.customer_messages,
-        needs_attention=bool(attention_reasons(case, ())),
+        needs_attention=bool(reasons),
+        attention=reasons,
+        photos_asked=any(item.photo_requirements for item in case.assessment.accepted),
         opened_at=case.opened_at,
         closed_at=case.closed_at,
         stream_version=case.version,

@@ -67,10 +67,19 @@ async def upsert_case(conn: asyncpg.Connection, row: CaseRow) -> None:
     await conn.execute(_UPSERT, *case_values(row))
 
 
-async def flag_attention(pool: asyncpg.Pool, return_id: str) -> None:
+REFUND_REFUSED = "refund refused by the payment provider"
+
+
+async def flag_attention(pool: asyncpg.Pool, return_id: str, reason: str = REFUND_REFUSED) -> None:
     """Flag a case for ops' list until its next event rewrites the row (a refused refund: the
-    workflow waits for ops, and the refund's event clears it)."""
-    await pool.execute("update return_cases set needs_attention = true where return_id = $1", return_id)
+    workflow waits for ops, and the refund's event clears it); `reason` joins its attention."""
+    await pool.execute(
+        "update return_cases set needs_attention = true,"
+        " attention = case when $2 = any(attention) then attention else array_append(attention, $2) end"
+        " where return_id = $1",
+        return_id,
+        reason,
+    )
 
 
 async def get_case(pool: asyncpg.Pool, return_id: str) -> CaseRow | None:

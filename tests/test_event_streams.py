@@ -82,6 +82,10 @@ async def test_stream_folds_to_its_recorded_view(
     row_now = row.model_dump(mode="json")
     if "needs_attention" not in recorded["row"]:  # came with the HTTP API, after these recordings
         assert row_now.pop("needs_attention") is bool(attention_reasons(case, ()))
+    if "attention" not in recorded["row"]:  # came with the ops overview (issue 14)
+        assert row_now.pop("attention") == attention_reasons(case, (), personal=False)
+        photos_asked = any(item.photo_requirements for item in case.assessment.accepted)
+        assert row_now.pop("photos_asked") is photos_asked
     assert row_now == recorded["row"]
 
 

@@ -61,6 +61,8 @@ ROLE_OF = {
     "messages": "webshop",
     # photos/api.py: a customer's photo of a case, by its reference's key (webshop and ops)
     "photo": "ops",
+    # ops/api.py: the ops overview's figures (ops only)
+    "ops_overview": "ops",
 }
 
 

@@ -5,6 +5,7 @@ case's current details, and override the contract from the UI (update and signal
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import time
@@ -180,13 +181,72 @@ async def test_ops_find_cases_by_return_status_and_read_the_details(stack: Stack
     for instruction in views["R-2001"].items[0].photo_instructions:
         await expect(details).to_contain_text(instruction)
     await expect(details).to_contain_text("case_opened")  # messages sent
-    await page.set_viewport_size({"width": 1400, "height": 1150})  # the whole details card
-    await screenshot(page, "ops-case-details", doc=True)
+    await screenshot(page, "ops-case-details-one-photo")  # the docs show R-2101's, below
 
     # The timeline says what the case waits for: the timer's summary names the reminder.
     await page.get_by_role("tab", name="Timeline").click()
     await expect(page.get_by_text(re.compile(r"Photos reminder in \d+ days"))).to_be_visible()
     await screenshot(page, "ops-case-timeline", doc=True)
+
+
+# The visible text of each cell of the details' items table: a Range over its non-space characters
+# (the cells carry en spaces as padding), so the gap between two of them is the gap ops see.
+_CELL_TEXT_BOXES = """table => [...table.querySelectorAll("tr")].map(tr => [...tr.children].map(cell => {
+    const node = cell.firstChild, text = node ? node.textContent : "";
+    const start = text.search(/\\S/), end = text.search(/\\S\\s*$/) + 1;
+    if (!node || start < 0) return null;
+    const range = document.createRange();
+    range.setStart(node, start);
+    range.setEnd(node, end);
+    const box = range.getBoundingClientRect();
+    return {text: text.trim(), left: box.left, right: box.right, top: box.top};
+}))"""
+
+
+async def test_ops_case_details_show_a_table_with_cells_and_a_bullet_per_instruction(
+    stack: Stack, page: Page
+) -> None:
+    """The UI's Markdown renderer resets every element's padding and makes everything inside a
+    list item inline (domain/details.py, _ITEM_CELL): the details must still read as a table of
+    separate cells and one bullet per photo instruction."""
+    request = request_now("cases/003_laptop_high_value_two_photos_gift_kept.json", "R-2101")
+    for it in request["items"]:
+        it["photos"] = []  # both of the laptop's photos still missing: two instructions
+    view = await stack.returns.submit(request)
+    instructions = view.items[0].photo_instructions
+    assert view.status == "awaiting_photos" and len(instructions) == 2
+
+    await open_case(page, stack.ui_url, "return-R-2101")
+    details = current_details(page)
+    await expect(details).to_contain_text("R-2101 · warranty · awaiting_photos")
+    table = details.locator("table")
+    await expect(table.locator("thead th")).to_have_count(6)
+    await expect(table.locator("thead th")).to_have_text(
+        ["line", "item", "qty", "kind", "rule", "guarantee until"]
+    )
+    await expect(table.locator("tbody tr")).to_have_count(len(view.items))
+    await expect(table.locator("tbody td")).to_have_count(6 * len(view.items))
+    await expect(table.locator("tbody td").nth(3)).to_have_text("warranty")
+    await expect(table.locator("tbody td").nth(4)).to_have_text("fault-in-guarantee")
+    # Cells stand apart: at least a few pixels between one cell's text and the next one's.
+    rows = await table.evaluate(_CELL_TEXT_BOXES)
+    for row in rows:
+        boxes = [b for b in row if b is not None]
+        assert len(boxes) == 6, row
+        for left, right in itertools.pairwise(boxes):
+            assert right["left"] - left["right"] >= 6, f"{left['text']!r} glued to {right['text']!r}"
+
+    # Each instruction is a bullet of its own in "Waiting for", on a line of its own.
+    waiting = details.locator("h3:has-text('Waiting for') + ul > li")
+    await expect(waiting).to_have_count(len(instructions) + 1)  # + the parcel
+    for n, instruction in enumerate(instructions):
+        await expect(waiting.nth(n)).to_contain_text(instruction)
+        await expect(waiting.nth(n)).to_have_css("display", "list-item")
+    tops = [(await waiting.nth(n).bounding_box() or {"y": 0})["y"] for n in range(len(instructions) + 1)]
+    assert tops == sorted(set(tops)), f"bullets share a line: {tops}"
+    await expect(details.locator("li li")).to_have_count(0)
+    await page.set_viewport_size({"width": 1400, "height": 1150})  # the whole details card
+    await screenshot(page, "ops-case-details", doc=True)
 
 
 async def test_ops_overrides_from_the_ui_and_starter_land_in_the_case(stack: Stack, page: Page) -> None:

@@ -12,7 +12,7 @@ import pytest
 from domain import commands as cmd
 from domain.assessment import assess
 from domain.case import ReturnCase
-from domain.details import attention_reasons, case_details
+from domain.details import PAD, attention_reasons, case_details
 from domain.effects import CustomerMessage, Refund, RepairOrder, StoreCredit
 from domain.request import parse_request
 from domain.upcasting import POLICY_BEFORE_2026
@@ -290,7 +290,7 @@ def test_ops_set_replacement_while_awaiting_repair_and_ops_cancel() -> None:
 def test_case_details_show_guarantee_until_and_the_repair_order() -> None:
     d = awaiting_repair()
     text = case_details(state(d))
-    assert "| guarantee until |" in text and "| 2028-10-02 |" in text
+    assert f"{PAD}guarantee until{PAD} |" in text and f"{PAD}2028-10-02{PAD} |" in text
     assert "### Repair order" in text and "ordered for L1" in text and "- due " in text
     d.repaired("new fuser")
     assert "completed" in case_details(state(d)) and "new fuser" in case_details(state(d))

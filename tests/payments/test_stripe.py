@@ -129,6 +129,7 @@ async def test_a_refused_refund_flags_the_case_and_waits_for_ops(
         assert "effect failing: Refund €39.95 to card" in shown and "refused" in shown
         row = await get_case(pool, rid)
         assert row is not None and row.needs_attention
+        assert "refund refused by the payment provider" in row.attention  # the ops overview's why
         assert localstripe.calls() - before == 1  # non-retryable: one call, no retry back-off
 
         await skip_time(env, timedelta(hours=6))  # any retry timer would have fired by now

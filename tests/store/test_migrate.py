@@ -36,6 +36,7 @@ async def test_migrate_twice_applies_nothing_second_time(pg_server: PostgresServ
             "012_store_credit_redemptions.sql",
             "013_payments.sql",
             "014_outbox_delivery.sql",
+            "015_ops_overview.sql",
         ]
         assert await migrate(conn) == []
         recorded = await conn.fetch("select name from schema_migrations order by name")

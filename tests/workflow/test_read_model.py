@@ -11,17 +11,21 @@ from tests.workflow.test_return_case import toner
 
 COLUMNS = (
     "return_id, order_id, customer_id, kind, status, resolution, gross, total, refunded,"
-    " store_credit, customer_messages, opened_at, closed_at, stream_version"
+    " store_credit, customer_messages, opened_at, closed_at, stream_version,"
+    " needs_attention, attention, photos_asked"  # the ops overview's (migration 015)
 )
 
 
 async def test_rebuild_equals_live_rows(returns: ReturnsClient, session_pool: asyncpg.Pool) -> None:
+    toners = []
     for preferred in ("refund", None):
         req = toner(preferred_resolution=preferred)
+        toners.append(req["return_id"])
         await returns.submit(req)
         await returns.submit_photos(req["return_id"], "L1", ["p.jpg"])
     live = await session_pool.fetch(f"select {COLUMNS} from return_cases order by return_id")
     assert {r["status"] for r in live} >= {"resolved", "awaiting_choice"}
+    assert all(r["photos_asked"] for r in live if r["return_id"] in toners)  # the toner's fault photo
     written = await rebuild(session_pool, row_of_stream)
     rebuilt = await session_pool.fetch(f"select {COLUMNS} from return_cases order by return_id")
     assert written == len(live) and [dict(r) for r in rebuilt] == [dict(r) for r in live]
