@@ -115,7 +115,8 @@ _FAILED = pytest.StashKey[bool]()
 
 @pytest.fixture
 async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport=VIEWPORT)
+    # The CSP of the ops page forbids inline scripts; axe-core is injected by the test, not the page.
+    context = await browser.new_context(viewport=VIEWPORT, bypass_csp=True)
     await context.route("**/*", _local_only)
     page = await context.new_page()
     try:

@@ -28,6 +28,7 @@ from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server
 from store.db import create_pool
 from store.read_model import get_case
+from tests.browser.axe import serious_violations
 from tests.browser.conftest import screenshot
 from tests.browser.test_ops_ui import open_cases
 from tests.conftest import app_dsn, fresh_database
@@ -161,6 +162,7 @@ async def test_ops_overview_shows_counts_queue_and_charts_and_links_to_the_tempo
     await expect(page.locator("#refund")).to_contain_text("1 · €")
     await page.set_viewport_size({"width": 1400, "height": 1700})
     await screenshot(page, "ops-overview", doc=True)
+    assert await serious_violations(page) == []  # axe-core: no serious or critical violations
 
     # The link opens the case's page in the Temporal Web UI.
     async with page.context.expect_page() as opened:
