@@ -46,6 +46,9 @@ from domain.customer import (
     pseudonym,
 )
 from domain.personal import ERASED_EMAIL, ERASED_TEXT
+from payload.codec import data_dir
+from photos.port import PhotoStore
+from photos.settings import photo_store_from_env
 from store.event_store import EventStore, NewEvent
 from store.personal_data import PersonalData, vacuum_keys
 from workflows.interface import workflow_id
@@ -137,11 +140,17 @@ def _quoted(value: str) -> str:
 
 class ErasureActivities:
     def __init__(
-        self, pool: asyncpg.Pool, keys: KeyStore | None = None, client: Client | None = None
+        self,
+        pool: asyncpg.Pool,
+        keys: KeyStore | None = None,
+        client: Client | None = None,
+        photos: PhotoStore | None = None,
     ) -> None:
         """`keys`: the key store, by default the process's master keys (PersonalData.from_env);
-        none: nothing was sealed, so there is no key to delete."""
+        none: nothing was sealed, so there is no key to delete. `photos`: the customers' photos,
+        by default the store RETURNS_PHOTO_STORE names."""
         self._pool = pool
+        self._photos = photos if photos is not None else photo_store_from_env(data_dir())
         self._keys: KeyStore | None = keys if keys is not None else PersonalData.from_env(pool)
         self._client = client  # tests may pass one; otherwise the worker's (activity.client())
 
@@ -219,8 +228,9 @@ where erased_customers.erasure_id is distinct from excluded.erasure_id
         stub naming the event, and a message not yet sent fails (as the sender fails one whose
         key is gone); stored API answers about the cases held in the clear (written before
         sealing) are deleted; sealed ones become unreadable with the key (a retry answers 410).
-        Photos are references inside the sealed events: no blob store holds them yet, so there
-        is nothing else to delete (counted as 0)."""
+        The photos the portal stored for the cases are deleted from the photo store (their
+        references stay inside the sealed events, unreadable once the key is gone); a retry
+        finds them gone and counts 0."""
         async with self._pool.acquire() as conn, conn.transaction():
             outbox = await conn.execute(
                 "update outbox set email = $2, data = '{}'::jsonb, text = $3, sealed = null,"
@@ -242,10 +252,14 @@ where erased_customers.erasure_id is distinct from excluded.erasure_id
             answers = await conn.execute(
                 "delete from api_idempotency where response->>'return_id' = any($1::text[])", c.return_ids
             )
+        photos = 0
+        for return_id in c.return_ids:  # keys are "<return_id>/<line_id>/<hash>.<ext>"
+            photos += await self._photos.delete_prefix(f"{return_id}/")
         return ErasureCounts(
             outbox_messages=_count(outbox),
             webhook_messages=_count(webhooks),
             idempotency_answers=_count(answers),
+            photos=photos,
         )
 
     @activity.defn

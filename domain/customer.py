@@ -49,7 +49,7 @@ class ErasureCounts(BaseModel):
     idempotency_answers: int = 0  # stored API answers about the cases deleted
     store_credits: int = 0  # ledger rows moved to the pseudonym (amounts kept)
     balances: int = 0  # customer_balances rows moved to the pseudonym (amounts kept)
-    photos: int = 0  # photos deleted: references only, no blob store yet
+    photos: int = 0  # photos deleted from the photo store
     executions: int = 0  # Temporal executions deleted
     data_keys: int = 0  # the customer's data keys deleted (crypto-shredding)
 

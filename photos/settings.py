@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from photos.folder import FolderPhotoStore
 from photos.port import PhotoStore
+from photos.s3 import S3PhotoStore
 
 STORE_ENV = "RETURNS_PHOTO_STORE"
 
@@ -28,15 +28,7 @@ def photo_store_from_env(data_dir: Path) -> PhotoStore:
             raise PhotoStoreConfigError(f"{STORE_ENV}: a file:/// URL needs a path")
         return FolderPhotoStore(Path(unquote(parts.path)))
     if parts.scheme == "s3":
-        try:
-            s3 = importlib.import_module("photos.s3")
-        except ModuleNotFoundError as e:
-            raise PhotoStoreConfigError(
-                f"{STORE_ENV}: S3 storage needs photos/s3.py (S3PhotoStore), "
-                f"which this install lacks ({e.name})"
-            ) from None
-        store: PhotoStore = s3.S3PhotoStore.from_url(url)
-        return store
+        return S3PhotoStore.from_url(url)
     raise PhotoStoreConfigError(
         f"{STORE_ENV}: use file:///path or s3://bucket/prefix?endpoint=..., got {parts.scheme!r}"
     )

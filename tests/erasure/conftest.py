@@ -21,8 +21,10 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.erasure import ErasureActivities
 from payload.codec import Keyring
 from payload.converter import data_converter
+from photos.folder import FolderPhotoStore
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
 from stack.embedded import TemporalHandle, start_temporal_dev_server
@@ -47,6 +49,7 @@ class Stack:
     client: Client
     task_queue: str
     returns: ReturnsClient
+    photos: FolderPhotoStore  # the photo store the worker's erasure deletes from
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +62,12 @@ async def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFact
     try:
         client = await Client.connect(temporal.address, data_converter=data_converter(KEYS))
         task_queue = f"erasure-{uuid.uuid4()}"
-        async with build_worker(client, pool, DEFAULT_POLICY_FILE, task_queue):
+        photos = FolderPhotoStore(db_file.parent / "photos")
+        erasure = ErasureActivities(pool, photos=photos)
+        async with build_worker(client, pool, DEFAULT_POLICY_FILE, task_queue, erasure=erasure):
             yield Stack(
                 temporal, db_file, pg_server, admin, dsn, pool, client, task_queue,
-                ReturnsClient(client, task_queue),
+                ReturnsClient(client, task_queue), photos,
             )  # fmt: skip
     finally:
         await pool.close()

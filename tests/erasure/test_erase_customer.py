@@ -75,12 +75,22 @@ async def test_refused_while_a_case_is_open_then_erased_with_the_books_intact(st
     await rc.cancel(open_id)
     await until(completed(stack, open_id), what="the last case completed")
     before = await rows_of(stack.pool, ids)
+    # Photos stored by the portal: two of the customer's, and one of a case whose id extends theirs.
+    theirs = [f"{refund_id}/L1/{'a' * 64}.jpg", f"{open_id}/L1/{'b' * 64}.png"]
+    other = f"{refund_id}0/L1/{'c' * 64}.jpg"
+    for key in [*theirs, other]:
+        await stack.photos.put(key, b"photo bytes", "image/jpeg")
     summary = await erase_customer(
         stack.client, customer, actor="ops:anna", reason="customer asked", task_queue=stack.task_queue
     )
 
     assert sorted(summary.return_ids) == sorted(ids)
     assert summary.counts.cases == 3 and summary.counts.executions == 3 and summary.recorded
+    assert summary.counts.photos == 2
+    for key in theirs:
+        with pytest.raises(KeyError):
+            await stack.photos.get(key)
+    assert await stack.photos.get(other) == b"photo bytes"
     assert summary.pseudonym.startswith("erased-") and customer not in summary.pseudonym
     after = await rows_of(stack.pool, ids)
     # The read model: the pseudonym instead of the customer, every amount and status as it was.

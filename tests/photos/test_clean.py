@@ -10,6 +10,7 @@ from PIL import Image
 
 from photos.clean import PhotoRejected, clean_photo
 from photos.folder import FolderPhotoStore
+from photos.s3 import S3PhotoStore
 from photos.settings import PhotoStoreConfigError, photo_store_from_env
 from photos.store import store_photos
 from tests.photos.images import gps_of, jpeg_with_gps, png
@@ -73,6 +74,10 @@ def test_store_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("RETURNS_PHOTO_STORE", f"file://{tmp_path}/elsewhere")
     other = photo_store_from_env(tmp_path)
     assert isinstance(other, FolderPhotoStore) and other.root == tmp_path / "elsewhere"
+    monkeypatch.setenv("RETURNS_PHOTO_STORE", "s3://bucket/photos?endpoint=http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "id")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    assert isinstance(photo_store_from_env(tmp_path), S3PhotoStore)
     monkeypatch.setenv("RETURNS_PHOTO_STORE", "ftp://host/x")
     with pytest.raises(PhotoStoreConfigError, match="RETURNS_PHOTO_STORE"):
         photo_store_from_env(tmp_path)
