@@ -176,4 +176,10 @@ def case_details(
         out += [f"- {r.at:%Y-%m-%d %H:%M} {r.type} by {r.actor or '?'}: {r.reason}" for r in refused.last]
         if refused.earlier:
             out.append(f"- and {refused.earlier} earlier")
-    return "\n".join(out)
+    return _inert("\n".join(out))
+
+
+def _inert(markdown: str) -> str:
+    """The UI's renderer lets raw HTML through, and item names, notes and reasons come from shops,
+    customers and ops: angle brackets become their full-width look-alikes, so no text is markup."""
+    return markdown.replace("<", "\uff1c").replace(">", "\uff1e")

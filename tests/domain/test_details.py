@@ -70,3 +70,16 @@ def test_the_items_table_has_a_padded_cell_under_every_header() -> None:
         assert all(v.startswith(PAD) and v.endswith(PAD) for v in values)
     # A pipe in an item's name stays inside its cell.
     assert f"{PAD}Laptop \\| Pro{PAD}" in body[0]
+
+
+def test_text_from_shops_customers_and_ops_is_never_markup() -> None:
+    """The Temporal UI renders raw HTML inside the details' Markdown."""
+    d = Driver(
+        request(
+            lines=[line("L1", category="computers", name='<img src=x onerror="alert(1)">')],
+            items=[item("L1", reason="defective", condition="used")],
+        )
+    )
+    text = details(d)
+    assert "<" not in text and ">" not in text
+    assert '\uff1cimg src=x onerror="alert(1)"\uff1e' in text
