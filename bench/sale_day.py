@@ -316,7 +316,7 @@ async def sale_day(stack: Stack, returns: int, minutes: float, workers: int = 2)
                 sampler = asyncio.create_task(sample())
                 cpu0 = _cpu(stack, procs)
                 t0 = time.monotonic()
-                async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+                async with httpx.AsyncClient(timeout=300, limits=limits) as http:
                     await drive(http, procs.api_url, keys, day, returns, seconds)
                 actions_done = time.monotonic() - t0
                 drain = max(300.0, seconds)

@@ -79,3 +79,22 @@ async def test_sale_day_at_tiny_size_loses_nothing(monkeypatch: pytest.MonkeyPat
     assert report["worker_memory_mb"]["peak_hwm"] > 50 and len(report["worker_memory_mb"]["per_worker"]) == 2
     assert report["nothing_lost"] is True
     assert sale_day_table(report).splitlines()[-1].split() == ["nothing", "lost", "True"]
+
+
+async def test_scale_out_curve_runs_over_http_with_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/scale_out.py at tiny size: each worker count gets its own worker.py processes and API
+    process, and reports its figures; the CPU of the workers is theirs (a count whose workers did
+    nothing would show none)."""
+    from bench.run import embedded_stack
+    from bench.scale_out import bench_scale_out, table_rows
+
+    monkeypatch.setenv(KEYS_ENV, Keyring.generate("bench-test"))
+    monkeypatch.setenv(MASTER_KEYS_ENV, Keyring.generate("bench-test-master"))
+    async with embedded_stack() as stack:
+        result = await bench_scale_out(stack, cases=4, concurrency=2, rounds=1, counts=(1, 2))
+    assert set(result["scale_out"]) == {"1", "2"}
+    for figures in result["scale_out"].values():
+        assert figures["cases_per_s"] > 0 and 0 < figures["submit_p50_ms"] <= figures["submit_p99_ms"]
+        assert figures["cpu_ms_per_case_workers"] > 0 and figures["cpu_ms_per_case_temporal"] > 0
+        assert 0 < figures["temporal_cpu_share_of_used"] < 1
+    assert len(table_rows(result)) == 4
