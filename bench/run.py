@@ -791,6 +791,7 @@ async def run(sizes: Sizes) -> dict[str, Any]:
         parts |= await timed(
             "webhook delivery lag", bench_webhooks(stack, sizes.concurrent, sizes.concurrency)
         )
+        scale: dict[str, Any] = {}
         if sizes.scale_cases:
             from bench.scale_out import bench_scale_out
 
@@ -798,8 +799,7 @@ async def run(sizes: Sizes) -> dict[str, Any]:
                 "scale out (HTTP, 1/2/4 worker processes)", bench_scale_out(stack, sizes.scale_cases)
             )
     result = summarize(temporal, pg, appends, parts, sizes)
-    if sizes.scale_cases:
-        result.update(scale)
+    result.update(scale)
     result["sizes"] = dataclasses.asdict(sizes)
     result["machine"] = {
         "host": socket.gethostname(),
