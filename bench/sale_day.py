@@ -30,6 +30,8 @@ import asyncio
 import json
 import os
 import random
+import shutil
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
     from tests.webhooks.receiver import Receiver
 
 RESULTS = Path(__file__).resolve().parent / "results"
+RETRIES = 6  # a webshop's client: 2, 4, 8, 16, 30, 30 s apart
 
 
 # --- the shapes of the day -----------------------------------------------------------------------
@@ -166,6 +169,7 @@ class Day:
     shapes: dict[str, Shape] = field(default_factory=dict)  # by return id
     last_submit: float = 0.0
     submits_answered_existing: int = 0
+    retries: list[str] = field(default_factory=list)  # why each retry was made
 
 
 async def drive(http: httpx.AsyncClient, url: str, keys: Keys, day: Day, n: int, seconds: float) -> None:
@@ -175,14 +179,26 @@ async def drive(http: httpx.AsyncClient, url: str, keys: Keys, day: Day, n: int,
     start = time.monotonic()
 
     async def post(path: str, role: str, body: dict[str, Any], into: list[float]) -> httpx.Response | None:
+        """POST as a webshop's client does: with an Idempotency-Key, retried with the same key on
+        a transport error, a 5xx or a 409 'still being applied' (the API applies it once). The
+        time recorded is the whole call, retries included."""
+        headers = {**keys.headers(role), "Idempotency-Key": str(uuid.uuid4())}
         t0 = time.perf_counter()
-        try:
-            r = await http.post(f"{url}{path}", json=body, headers=keys.headers(role))
-        except httpx.HTTPError as e:
-            day.errors.append(f"{path}: {type(e).__name__}")
-            return None
-        into.append((time.perf_counter() - t0) * 1000)
-        return r
+        for attempt in range(RETRIES + 1):
+            if attempt:
+                await asyncio.sleep(min(2.0**attempt, 30.0))
+            try:
+                r = await http.post(f"{url}{path}", json=body, headers=headers)
+            except httpx.HTTPError as e:
+                why = type(e).__name__
+            else:
+                if r.status_code < 500 and not (r.status_code == 409 and "still being applied" in r.text):
+                    into.append((time.perf_counter() - t0) * 1000)
+                    return r
+                why = f"{r.status_code} {r.text[:120]}"
+            day.retries.append(f"{path.rsplit('/', 1)[-1]}: {why}")
+        day.errors.append(f"{path}: {why} (after {RETRIES} retries)")
+        return None
 
     async def case(i: int, delays: list[float]) -> None:
         shape = shape_of(i)
@@ -358,6 +374,15 @@ async def sale_day(stack: Stack, returns: int, minutes: float, workers: int = 2)
                 ]
                 api_memory = memory_mb(procs.api.pid) if procs.api else {}
                 procs.check_alive()
+                # Failed workflow tasks and errors the processes logged; kept past the stack.
+                log_errors = {
+                    log.name: sum(
+                        1 for line in log.read_text(errors="replace").splitlines() if " ERROR " in line
+                    )
+                    for log in procs.logs
+                }
+                kept = Path(tempfile.gettempdir()) / f"sale-day-logs-{day.tag}"
+                shutil.copytree(stack.tmp / "sale-day" / "logs", kept)
         effects = await check_effects(pool, day)
         async with pool.acquire() as conn:
             outbox = await conn.fetch(
@@ -397,7 +422,13 @@ async def sale_day(stack: Stack, returns: int, minutes: float, workers: int = 2)
         "action_ms": _summary(day.action_ms),
         "http_errors": len(day.errors),
         "submits_answered_200": day.submits_answered_existing,
+        "http_retries": len(day.retries),
+        "http_retry_reasons": dict(
+            Counter(r.split(" ", 2)[0] + " " + r.split(" ", 2)[1] for r in day.retries)
+        ),
         "http_error_samples": day.errors[:10],
+        "log_errors": log_errors,
+        "logs": str(kept),
         "seconds": {
             "actions_done": round(actions_done, 1),
             "cases_done_after_actions": round(t_cases, 1),
@@ -485,7 +516,11 @@ def table(r: dict[str, Any]) -> str:
             f"{a['p50']} / {a['p99']} / {a['max']}",
             f"{a['count']} actions",
         ),
-        ("HTTP errors", r["http_errors"], f"{r['submits_answered_200']} new cases answered 200"),
+        (
+            "HTTP errors / retries",
+            f"{r['http_errors']} / {r['http_retries']}",
+            f"{r['submits_answered_200']} new cases answered 200",
+        ),
         (
             "cases at expected status",
             f"{c['status_as_expected']} / {c['cases']}",
