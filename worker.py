@@ -13,7 +13,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -117,7 +117,39 @@ ENV_VARS = {
     "unset: the embedded dev server's UI, or no links",
     "RETURNS_OPS_SESSION_SECRET": "signs the ops overview's session cookies; set the same one on every "
     "API process of a site (unset: one random per process, a restart signs ops out)",
+    "RETURNS_MAX_CONCURRENT_WORKFLOW_TASKS": "workflow tasks one worker process runs at once (default: the "
+    "SDK's, 100)",
+    "RETURNS_MAX_CONCURRENT_ACTIVITIES": "activities one worker process runs at once (default: the SDK's, "
+    "100)",
+    "RETURNS_MAX_CACHED_WORKFLOWS": "cases one worker process keeps in memory between their tasks (default: "
+    "the SDK's, 1000); the rest replay their history on their next task",
 }
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Worker options a deployment sets per process (docker-compose.workers.yml); None: the SDK's."""
+
+    max_concurrent_workflow_tasks: int | None = None
+    max_concurrent_activities: int | None = None
+    max_cached_workflows: int = 1000  # the SDK's default
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Tuning:
+        def number(name: str) -> int | None:
+            value = (env.get(name) or "").strip()
+            if not value:
+                return None
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigError(f"{name}: {value!r} is not a whole number above 0")
+            return int(value)
+
+        cached = number("RETURNS_MAX_CACHED_WORKFLOWS")
+        return cls(
+            max_concurrent_workflow_tasks=number("RETURNS_MAX_CONCURRENT_WORKFLOW_TASKS"),
+            max_concurrent_activities=number("RETURNS_MAX_CONCURRENT_ACTIVITIES"),
+            max_cached_workflows=cls.max_cached_workflows if cached is None else cached,
+        )
 
 
 @dataclass(frozen=True)
@@ -220,6 +252,7 @@ def build_worker(
     effects: EffectActivities | None = None,
     store: EventStoreActivities | None = None,
     erasure: ErasureActivities | None = None,
+    tuning: Tuning | None = None,
 ) -> Worker:
     """The one place that wires the workflows to their activities (worker, simulator and tests)."""
     store = store or EventStoreActivities(EventStore(pool))
@@ -227,6 +260,7 @@ def build_worker(
     policy = PolicyActivities(policy_file)
     erasure = erasure or ErasureActivities(pool)
     retention = RetentionActivities(pool)
+    tuning = tuning or Tuning()
     return Worker(
         client,
         task_queue=task_queue,
@@ -252,6 +286,9 @@ def build_worker(
         ],
         # On SIGTERM running effects get time to finish; the server retries any that do not.
         graceful_shutdown_timeout=timedelta(seconds=10),
+        max_concurrent_workflow_tasks=tuning.max_concurrent_workflow_tasks,
+        max_concurrent_activities=tuning.max_concurrent_activities,
+        max_cached_workflows=tuning.max_cached_workflows,
     )
 
 
@@ -334,7 +371,8 @@ async def main(settings: Settings) -> None:
     try:
         retention = retention_days()
         check_mail_settings()
-    except (RetentionSettingError, ValueError) as e:
+        tuning = Tuning.from_env()
+    except (RetentionSettingError, ValueError, ConfigError) as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
@@ -348,7 +386,7 @@ async def main(settings: Settings) -> None:
         mail_running(client, pool, settings.data_dir) as mail_notes,
     ):
         notes.extend(mail_notes)
-        worker = build_worker(client, pool, settings.policy_file, settings.task_queue)
+        worker = build_worker(client, pool, settings.policy_file, settings.task_queue, tuning=tuning)
         notes.append(await ensure_retention_schedule(client, retention, settings.task_queue))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

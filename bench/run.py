@@ -97,7 +97,7 @@ class Sizes:
     @classmethod
     def of(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(2, 8, 40, 20, 1000, 10_000, 40, 200, 0)
+            return cls(2, 8, 40, 20, 1000, 10_000, 40, 200, 60)
         return cls(3, 20, 150, 20, 4000, 100_000, 200, 2000, 300)
 
 
@@ -514,32 +514,6 @@ async def bench_open_cases(stack: Stack, open_cases: int) -> dict[str, float]:
         }
 
 
-async def bench_scale_out(
-    stack: Stack, cases: int, concurrency: int = 40, rounds: int = 2
-) -> dict[str, float]:
-    """Full cases against one and against two worker.py processes (each set on a task queue of
-    its own, all started up front), taking turns; medians, and CPU ms per case of the workers."""
-    out: dict[str, float] = {}
-    q1, q2 = f"scale1-{uuid.uuid4()}", f"scale2-{uuid.uuid4()}"
-    with worker_processes(stack, q1, 1) as one, worker_processes(stack, q2, 2) as two:
-        sets = {1: (ReturnsClient(stack.client, q1), one), 2: (ReturnsClient(stack.client, q2), two)}
-        for returns, _ in sets.values():
-            await run_cases(returns, 10, 10)  # warm up
-        runs: dict[int, list[CaseRun]] = {1: [], 2: []}
-        cpu: dict[int, float] = {1: 0.0, 2: 0.0}
-        for r in range(rounds):
-            for count in (1, 2) if r % 2 == 0 else (2, 1):
-                returns, procs = sets[count]
-                before = sum(_cpu_of(p.pid) for p in procs)
-                runs[count].append(await run_cases(returns, cases // rounds, concurrency))
-                cpu[count] += sum(_cpu_of(p.pid) for p in procs) - before
-        for count, done in runs.items():
-            out[f"cases_per_s_{count}_workers"] = statistics.median(r.cases_per_s for r in done)
-            out[f"submit_p50_ms_{count}_workers"] = statistics.median(r.p50 for r in done)
-            out[f"worker_cpu_ms_per_case_{count}_workers"] = cpu[count] * 1000 / sum(r.cases for r in done)
-    return out
-
-
 @contextlib.contextmanager
 def environ(**values: str) -> Iterator[None]:
     """os.environ with these values inside the block (worker processes inherit it)."""
@@ -776,7 +750,10 @@ def table(r: dict[str, Any]) -> str:
             ),
         ]
     rows += [(k.replace("_", " "), v, "", "") for k, v in r.items() if k.startswith("worker_rss_mb")]
-    rows += [(k.replace("_", " "), v, "", "") for k, v in r.items() if "_workers" in k]
+    if "scale_out" in r:
+        from bench.scale_out import table_rows
+
+        rows += table_rows(r)
     for c, parts in r["cpu_per_case"].items():
         for part in ("python", "temporal", "postgres"):
             svc, bare = parts["service"][f"cpu_ms_{part}"], parts["bare"][f"cpu_ms_{part}"]
@@ -787,12 +764,16 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join("  ".join(str(v).ljust(width[i]) for i, v in enumerate(row)) for row in rows)
 
 
-async def run(sizes: Sizes) -> dict[str, Any]:
+def service_keys() -> None:
     # Payloads encrypted as in production: this process and the worker processes share one key.
     os.environ.setdefault(KEYS_ENV, Keyring.generate("bench"))
     # Personal data sealed in PostgreSQL, as in production: worker processes on an external
     # database refuse to start without master keys, and share this run's.
     os.environ.setdefault(MASTER_KEYS_ENV, Keyring.generate("bench-master"))
+
+
+async def run(sizes: Sizes) -> dict[str, Any]:
+    service_keys()
     baseline = load_baseline()
     load_before = os.getloadavg()
     async with embedded_stack() as stack:
@@ -810,9 +791,15 @@ async def run(sizes: Sizes) -> dict[str, Any]:
         parts |= await timed(
             "webhook delivery lag", bench_webhooks(stack, sizes.concurrent, sizes.concurrency)
         )
+        scale: dict[str, Any] = {}
         if sizes.scale_cases:
-            parts |= await timed("scale out", bench_scale_out(stack, sizes.scale_cases))
+            from bench.scale_out import bench_scale_out
+
+            scale = await timed(
+                "scale out (HTTP, 1/2/4 worker processes)", bench_scale_out(stack, sizes.scale_cases)
+            )
     result = summarize(temporal, pg, appends, parts, sizes)
+    result.update(scale)
     result["sizes"] = dataclasses.asdict(sizes)
     result["machine"] = {
         "host": socket.gethostname(),
@@ -828,12 +815,30 @@ async def run(sizes: Sizes) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller run, nothing written")
+    parser.add_argument(
+        "--scale-out", action="store_true", help="only the scale-out curve (bench/scale_out.py)"
+    )
+    parser.add_argument("--sale-day", action="store_true", help="the sale day instead (bench/sale_day.py)")
+    parser.add_argument("--returns", type=int, default=5000, help="--sale-day: returns submitted")
+    parser.add_argument("--minutes", type=float, default=10.0, help="--sale-day: over this many minutes")
+    parser.add_argument("--workers", type=int, default=2, help="--sale-day: worker.py processes")
     args = parser.parse_args(argv)
     from stack.runtime import install_runtime
 
     sys.dont_write_bytecode = False
     sys.pycache_prefix = str(PYCACHE)
     install_runtime()
+    if args.sale_day or args.scale_out:
+        from bench import sale_day, scale_out
+
+        if args.sale_day:
+            report = asyncio.run(
+                sale_day.main(args.returns, args.minutes, args.workers, write=not args.quick)
+            )
+        else:
+            report = asyncio.run(scale_out.main(Sizes.of(args.quick).scale_cases))
+        print(json.dumps(report))
+        return
     result = asyncio.run(run(Sizes.of(args.quick)))
     result["quick"] = args.quick
     text = table(result)

@@ -668,3 +668,175 @@ def test_image_check_reads_the_dockerfile(compose: Compose, dockerfile: str) -> 
     assert image_problems(compose, dockerfile.replace(BASE, "FROM python:3.11")) == []  # a minor version pins
     problems = image_problems(compose, dockerfile.replace(BASE, "FROM python:slim"))
     assert problems == ["Dockerfile FROM python:slim: image 'python:slim' is not pinned to a version"]
+
+
+# --- N workers: docker-compose.workers.yml ------------------------------------------------------
+WORKERS_FILE = ROOT / "docker-compose.workers.yml"
+INTERPOLATED_NUMBER = re.compile(r"^\$\{\w+:-(\d+)\}$")
+
+
+def load_workers_override() -> Compose:
+    data = yaml.safe_load(WORKERS_FILE.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def merged(base: Compose, override: Compose) -> Compose:
+    """`docker compose -f base -f override`, as far as these files use it: mappings merge key by
+    key (environment included), sequences such as ports and expose add up, scalars are replaced."""
+
+    def merge(a: Any, b: Any) -> Any:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return {
+                k: merge(a[k], b[k]) if k in a and k in b else copy.deepcopy(b.get(k, a.get(k)))
+                for k in {**a, **b}
+            }
+        if isinstance(a, list) and isinstance(b, list):
+            return a + [x for x in b if x not in a]
+        return copy.deepcopy(b)
+
+    result: Compose = merge(base, override)
+    return result
+
+
+def number_or_default(value: object) -> int | None:
+    """An int, a digit string, or `${VAR:-N}`: the number (its default); else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    m = INTERPOLATED_NUMBER.match(text)
+    return int(m.group(1)) if m else None
+
+
+def scaling_problems(compose: Compose, name: str = WORKER) -> list[str]:
+    """What keeps `--scale worker=N` (or deploy.replicas) from starting N containers: a fixed
+    container_name or hostname, or a port published on the host (the second container's bind
+    clashes); and replicas that are no number."""
+    service = compose["services"][name]
+    problems = [
+        f"{name}: {key} is fixed, so a second container clashes"
+        for key in ("container_name", "hostname")
+        if key in service
+    ]
+    problems += [
+        f"{name}: publishes {p} on the host, so a second container clashes" for p in service.get("ports", [])
+    ]
+    replicas = (service.get("deploy") or {}).get("replicas")
+    if replicas is not None and (number_or_default(replicas) or 0) < 1:
+        problems.append(f"{name}: deploy.replicas {replicas!r} is not a number of containers")
+    return problems
+
+
+def override_problems(base: Compose, override: Compose) -> list[str]:
+    """The override only adjusts services of the base file (a name it does not have would be a
+    new, half-defined service), sets only worker.ENV_VARS names, and tuning values are numbers."""
+    problems = [
+        f"override: {name} is no service of docker-compose.yml"
+        for name in override["services"]
+        if name not in base["services"]
+    ]
+    for name, service in override["services"].items():
+        for var, value in env_of(service).items():
+            if var not in worker.ENV_VARS:
+                problems.append(f"override: {name}: {var} is not in worker.ENV_VARS")
+            elif var.startswith("RETURNS_MAX_") and (number_or_default(value) or 0) < 1:
+                problems.append(f"override: {name}: {var}={value!r} is not a number above 0")
+    return problems
+
+
+def test_the_worker_scales_and_the_override_runs_n_of_them(compose: Compose) -> None:
+    override = load_workers_override()
+    both = merged(compose, override)
+    assert scaling_problems(compose) == []  # `--scale worker=N` on the base file alone
+    assert override_problems(compose, override) == []
+    assert schema_problems(override) == [] and schema_problems(both) == []
+    assert scaling_problems(both) == [] and worker_env_problems(both, init_sql()) == []
+    assert dependency_problems(both) == [] and healthcheck_problems(both) == []
+    assert number_or_default(both["services"][WORKER]["deploy"]["replicas"]) == 4
+    assert env_of(both["services"][WORKER])["RETURNS_API_PORT"] == "off"  # the api service serves it
+    assert "deploy" not in both["services"]["api"] and scaling_problems(both, "api") != []  # one API
+    tuning = worker.Tuning.from_env(
+        {
+            k: str(number_or_default(v))
+            for k, v in env_of(both["services"][WORKER]).items()
+            if k.startswith("RETURNS_MAX_")
+        }
+    )
+    assert tuning == worker.Tuning(50, 50, 1000)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            svc(WORKER, container_name="returns-worker"), "container_name is fixed", id="container_name"
+        ),
+        pytest.param(svc(WORKER, hostname="worker-1"), "hostname is fixed", id="hostname"),
+        pytest.param(
+            svc(WORKER, ports=["127.0.0.1:9464:9464"]), "publishes 127.0.0.1:9464:9464", id="host port"
+        ),
+        pytest.param(
+            svc(WORKER, deploy={"replicas": "${RETURNS_WORKERS:-many}"}), "deploy.replicas", id="replicas"
+        ),
+    ],
+)
+def test_scaling_check_catches_what_clashes(compose: Compose, mutate: Mutation, expected: str) -> None:
+    broken = merged(compose, load_workers_override())
+    mutate(broken)
+    assert any(expected in p for p in scaling_problems(broken)), scaling_problems(broken)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            lambda o: o["services"].update(workers=o["services"].pop(WORKER)),
+            "workers is no service",
+            id="typo",
+        ),
+        pytest.param(
+            env(WORKER, "RETURNS_WORKER_COUNT", "4"),
+            "RETURNS_WORKER_COUNT is not in worker.ENV_VARS",
+            id="env",
+        ),
+        pytest.param(
+            env(WORKER, "RETURNS_MAX_CONCURRENT_ACTIVITIES", "lots"), "is not a number", id="tuning"
+        ),
+    ],
+)
+def test_override_check_catches_a_broken_override(compose: Compose, mutate: Mutation, expected: str) -> None:
+    override = load_workers_override()
+    mutate(override)
+    assert any(expected in p for p in override_problems(compose, override)), override_problems(
+        compose, override
+    )
+
+
+def test_worker_tuning_env_is_checked_at_start() -> None:
+    assert worker.Tuning.from_env({}) == worker.Tuning()
+    assert worker.Tuning.from_env({"RETURNS_MAX_CACHED_WORKFLOWS": "200"}).max_cached_workflows == 200
+    with pytest.raises(worker.ConfigError, match="RETURNS_MAX_CONCURRENT_ACTIVITIES"):
+        worker.Tuning.from_env({"RETURNS_MAX_CONCURRENT_ACTIVITIES": "0"})
+
+
+def test_docker_compose_config_merges_the_override_as_the_test_does(compose: Compose) -> None:
+    """Where the compose plugin exists (not on the development machine), its own merge agrees."""
+    try:
+        plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pytest.skip(f"docker not runnable: {e}")
+    if plugin.returncode != 0:
+        pytest.skip("the docker compose plugin is not installed")
+    done = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE_FILE), "-f", str(WORKERS_FILE), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    worker_service = json.loads(done.stdout)["services"][WORKER]
+    assert worker_service["deploy"]["replicas"] == 4 and not worker_service.get("ports")
+    assert worker_service["environment"]["RETURNS_MAX_CONCURRENT_ACTIVITIES"] == "50"
