@@ -18,6 +18,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api import idempotency, problems
@@ -210,6 +211,14 @@ async def _answer(rc: ReturnsClient, return_id: str, call: Awaitable[CaseView]) 
         raise Problem(503, f"{e}; the API needs the worker's payload keys (RETURNS_CODEC_KEYS)") from None
     except RPCError as e:
         raise Problem(503, f"Temporal refused the call: {e.message}") from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        # The client retried for RETRY_FOR seconds and the case never answered: a backlog, not a
+        # refusal. The update may still be applied; a retry with the same key gets its answer.
+        raise Problem(
+            503,
+            "the case did not answer in time (the service is busy); retry with the same Idempotency-Key",
+            headers={"Retry-After": "5"},
+        ) from None
     return 200, view.model_dump(mode="json")
 
 
