@@ -130,6 +130,16 @@ async def main_async(args: argparse.Namespace) -> None:
             try:
                 if args.appends:
                     await appends(store, 200)  # warm: connections, prepared statements
+                    sys.path.insert(0, str(ROOT / "bench"))
+                    import baseline  # bench/baseline.py, as bench/run.py loads it
+
+                    for _ in range(args.rounds):  # taking turns with the raw commits
+                        raw = await baseline.postgres_baseline(dsn, n=args.appends, concurrency=8)
+                        rate = await appends(store, args.appends)
+                        print(
+                            f"appends {rate:.0f}/s, raw commits {raw['concurrent_commits_per_s']:.0f}/s:"
+                            f" ratio {rate / raw['concurrent_commits_per_s']:.2f}"
+                        )
                     before = await pg_counters(store)
                     rate = await appends(store, args.appends)
                     after = await pg_counters(store)
@@ -157,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--events", type=int, default=10000)
+    parser.add_argument("--rounds", type=int, default=3, help="appends and raw commits, in turns")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     asyncio.run(main_async(parser.parse_args(argv)))
