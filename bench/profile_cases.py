@@ -84,7 +84,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     parser.add_argument("--no-profile", dest="profile", action="store_false")
-    asyncio.run(main_async(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    from stack.runtime import install_runtime
+
+    sys.dont_write_bytecode = False  # byte code kept, as bench/run.py does (a deployment has it)
+    sys.pycache_prefix = str(bench.PYCACHE)
+    install_runtime()
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
