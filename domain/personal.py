@@ -17,6 +17,7 @@ Pure functions of JSON data: no I/O, no clock.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -68,37 +69,69 @@ def take_personal(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
     """(the event's data with every personal field at its erased value, {concrete path: value})
     for an event's stored data (its "type" picks the paths). Fields absent from the data are
     skipped. The input is not changed."""
-    out: dict[str, Any] = copy.deepcopy(dict(data))
+    out: dict[str, Any] = dict(data)
     taken: dict[str, Any] = {}
     for pattern in personal_paths(str(data.get("type"))):
-        for concrete, parent, key in _resolve(out, pattern):
+        for concrete, parent, key in list(_resolve(out, pattern)):
             value = parent[key]
-            taken[concrete] = value
-            parent[key] = erased_value(concrete, value)
+            taken[concrete] = copy.deepcopy(value)
+            _owned(out, concrete)[key] = erased_value(concrete, value)
     return out, taken
 
 
 def put_personal(data: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """The data with the sealed values put back at their concrete paths (what take_personal took).
     A path that no longer resolves is an error: the envelope does not belong to this data."""
-    out: dict[str, Any] = copy.deepcopy(dict(data))
+    out: dict[str, Any] = dict(data)
     for concrete, value in values.items():
         found = list(_resolve(out, concrete))
         if len(found) != 1:
             raise ValueError(f"sealed path {concrete!r} is not a field of this {data.get('type')!r} event")
-        _, parent, key = found[0]
-        parent[key] = copy.deepcopy(value)
+        _, _, key = found[0]
+        _owned(out, concrete)[key] = copy.deepcopy(value)
     return out
 
 
-def _steps(path: str) -> list[tuple[str, str | None]]:
+def _owned(out: dict[str, Any], concrete: str) -> Any:
+    """The container of the field at `concrete` (a path that resolves in `out`), after every
+    container on the way to it was replaced by a shallow copy: setting the field then changes
+    nothing `out` shares with the caller's data. Copying only the path, not the whole event
+    (a deep copy of every event was most of a rebuild's unsealing)."""
+    node: Any = out
+    steps = _steps(concrete)
+    for i, (name, index) in enumerate(steps):
+        last = i == len(steps) - 1
+        if index is None:
+            if last:
+                return node
+            node[name] = node = _shallow(node[name])
+        else:
+            if index == "*":
+                raise ValueError(f"not a concrete path: {concrete!r}")
+            node[name] = items = _shallow(node[name])
+            if last:
+                return items
+            items[int(index)] = node = _shallow(items[int(index)])
+    return node
+
+
+def _shallow(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+@functools.lru_cache(maxsize=4096)  # the same few paths, on every sealed event read or written
+def _steps(path: str) -> tuple[tuple[str, str | None], ...]:
     steps: list[tuple[str, str | None]] = []
     for part in path.split("."):
         m = _STEP.fullmatch(part)
         if m is None:
             raise ValueError(f"not a path: {path!r}")
         steps.append((m.group(1), m.group(3)))
-    return steps
+    return tuple(steps)
 
 
 def _resolve(data: dict[str, Any], path: str) -> Iterator[tuple[str, Any, Any]]:

@@ -46,9 +46,12 @@ Text = Field(max_length=500)
 def refuse_nul(model: BaseModel) -> None:
     """PostgreSQL text cannot hold NUL: refuse it at the door, or the case's first append would
     retry forever."""
-    for name, value in model:
-        values = value if isinstance(value, list | tuple) else (value,)
-        if any(isinstance(v, str) and "\x00" in v for v in values):
+    # The fields' values as stored (vars), not pydantic's iteration: this runs on every request
+    # model of every event read (a rebuild folds them all).
+    for name, value in vars(model).items():
+        if (isinstance(value, str) and "\x00" in value) or (
+            isinstance(value, list | tuple) and any(isinstance(v, str) and "\x00" in v for v in value)
+        ):
             raise _error(name, "must not contain NUL characters")
 
 

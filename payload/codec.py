@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import re
 import secrets
@@ -93,7 +94,7 @@ class Keyring:
         key_id, key = self.keys[0]
         nonce = secrets.token_bytes(_NONCE)
         # The key id is authenticated too: a payload cannot be relabelled to another key.
-        sealed = AESGCM(key).encrypt(nonce, payload.SerializeToString(), key_id.encode())
+        sealed = _aead(key).encrypt(nonce, payload.SerializeToString(), key_id.encode())
         return Payload(metadata={"encoding": ENCODING, KEY_ID: key_id.encode()}, data=nonce + sealed)
 
     def decrypt(self, payload: Payload) -> Payload:
@@ -105,10 +106,19 @@ class Keyring:
             held = ", ".join(self.key_ids) or "none"
             raise CodecError(f"payload encrypted with key {key_id!r}; {KEYS_ENV} holds: {held}")
         try:
-            plain = AESGCM(key).decrypt(payload.data[:_NONCE], payload.data[_NONCE:], key_id.encode())
+            plain = _aead(key).decrypt(payload.data[:_NONCE], payload.data[_NONCE:], key_id.encode())
         except InvalidTag:
             raise CodecError(f"payload under key {key_id!r} does not authenticate") from None
         return Payload.FromString(plain)
+
+
+@functools.lru_cache(maxsize=16)  # the process's few codec keys
+def _aead(key: bytes) -> AESGCM:
+    """The cipher of a codec key, made once: a new AESGCM sets up its key on first use, which
+    cost about four times the encryption of a payload (every payload of every task is encrypted
+    or decrypted here). Not for personal data's per-customer keys, which must not outlive
+    their erasure in memory (store/personal_data.py)."""
+    return AESGCM(key)
 
 
 class EncryptionCodec(PayloadCodec):

@@ -57,6 +57,15 @@ PAYMENT_REFUSED = "PaymentRefused"  # activities.effects.PAYMENT_REFUSED
 # them, with their message_sent in that batch, instead of a send_message activity and a second
 # append each. Old histories keep the activity.
 MESSAGE_OUTBOX = "message-outbox"
+# Issue 15: search attributes are upserted once per workflow task, where the workflow waits (for
+# a signal, an update, a timer or a regular activity) or ends, instead of after every recorded
+# change: a task that opened a case and appended an effect's done batch upserted 2-3 times (each
+# an UpsertWorkflowSearchAttributes event the server indexes). Old histories upsert per change.
+# It also stands for every patch above: a history recorded with it never asks for those (see
+# _patched), since each patch a run asks for costs a marker and an upsert of the
+# TemporalChangeVersion search attribute (the SDK's core adds one per patch): five of each in a
+# case's first task. A history without it asks for each earlier patch as it did.
+SEARCH_ATTRIBUTES_PER_TASK = "search-attributes-per-task"
 EVENT_IDS = uuid.UUID("6f1d2c8e-3b7a-5e41-9c0d-8a2f4b6e1d37")
 
 
@@ -80,6 +89,7 @@ class ReturnCaseWorkflow:
         self._refused = RefusedOverrides()
         self._retries_asked = 0  # ops' retry_effects signals received
         self._search_attributes: list[Any] = []
+        self._pending_attributes: list[Any] | None = None  # to upsert where the task ends
         # Updates, timers and effects take turns: each decides on the state the previous one left.
         self._lock = asyncio.Lock()
 
@@ -88,7 +98,7 @@ class ReturnCaseWorkflow:
         policy = await workflow.execute_local_activity_method(
             PolicyActivities.load_policy, start_to_close_timeout=LOCAL
         )
-        if not workflow.patched(EU_2026):
+        if not _patched(EU_2026):
             policy = before_2026(policy)
         async with self._lock:
             case_id = workflow.info().workflow_id
@@ -104,6 +114,7 @@ class ReturnCaseWorkflow:
                 async with self._lock:
                     await self._handle(cmd.Tick())
                 continue
+            self._upsert_pending()
             try:
                 await workflow.wait_condition(
                     lambda: self._changed,
@@ -113,7 +124,9 @@ class ReturnCaseWorkflow:
             except TimeoutError:
                 async with self._lock:
                     await self._handle(cmd.Tick())
+        self._upsert_pending()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._upsert_pending()
         return case_view(self._require_case())
 
     # --- webshop, warehouse and ops ------------------------------------------------------------
@@ -217,6 +230,7 @@ class ReturnCaseWorkflow:
                 )
                 workflow.logger.warning("override signal refused: %s", reason)
                 self._publish()
+                self._upsert_pending()  # the run loop is not woken by a refusal
                 return
             await self._handle(c)
 
@@ -254,7 +268,7 @@ class ReturnCaseWorkflow:
         if not events:
             return
         outbox: tuple[CustomerMessage, ...] = ()
-        if queued_messages(fold(events, self._case)) and workflow.patched(MESSAGE_OUTBOX):
+        if queued_messages(fold(events, self._case)) and _patched(MESSAGE_OUTBOX):
             events, outbox = with_messages_queued(self._case, events, workflow.now())
         after = fold(events, self._case)
         assert after is not None
@@ -270,7 +284,7 @@ class ReturnCaseWorkflow:
             summary=summarize(after),
             outbox=list(outbox),
         )
-        if workflow.patched(ADOPT_RECORDED_EVENTS):
+        if _patched(ADOPT_RECORDED_EVENTS):
             appended = await workflow.execute_local_activity_method(
                 EventStoreActivities.append_events_once, req, start_to_close_timeout=LOCAL
             )
@@ -293,16 +307,28 @@ class ReturnCaseWorkflow:
         case = self._require_case()
         failing = [*self._failing]
         workflow.set_current_details(case_details(case, failing, self._refused))
-        if workflow.patched(OPS_VISIBILITY):
+        if _patched(OPS_VISIBILITY):
             attrs = search_attribute_updates(summarize(case), bool(attention_reasons(case, failing)))
-            if attrs != self._search_attributes:  # one upsert per change, not per event
+            if workflow.patched(SEARCH_ATTRIBUTES_PER_TASK):
+                self._pending_attributes = attrs  # upserted where the task ends (_upsert_pending)
+            elif attrs != self._search_attributes:  # one upsert per change, not per event
                 workflow.upsert_search_attributes(attrs)
                 self._search_attributes = attrs
+
+    def _upsert_pending(self) -> None:
+        """The search attributes _publish left, upserted if they changed. Called where the
+        workflow task ends: before the workflow waits for anything but a local activity (local
+        activities run inside the task, so every change they bring joins this one upsert) and
+        before it returns."""
+        attrs, self._pending_attributes = self._pending_attributes, None
+        if attrs is not None and attrs != self._search_attributes:
+            workflow.upsert_search_attributes(attrs)
+            self._search_attributes = attrs
 
     async def _carry_out(self, effect: Effect) -> None:
         """Run the effect's activity; if it keeps failing, flag the case for ops and keep trying.
         If the provider refuses it, flag the case with the provider's message and wait for ops."""
-        if not workflow.patched(OPS_VISIBILITY):
+        if not _patched(OPS_VISIBILITY):
             await self._run_effect(effect, EFFECT_RETRY)
             return
         retry = EFFECT_FIRST_TRY
@@ -311,7 +337,7 @@ class ReturnCaseWorkflow:
                 await self._run_effect(effect, retry)
             except ActivityError as e:
                 refusal = _refusal(e)
-                if refusal is None or not workflow.patched(PAYMENT_REFUSALS):
+                if refusal is None or not _patched(PAYMENT_REFUSALS):
                     if retry is EFFECT_RETRY:
                         raise
                     workflow.logger.warning("effect %s failing, retrying: %s", effect.key, e.cause or e)
@@ -336,6 +362,7 @@ class ReturnCaseWorkflow:
         flag = f"{route(effect).summary}: refused: {refusal} (fix it at the provider, then retry_effects)"
         self._failing.append(flag)
         self._publish()
+        self._upsert_pending()
         asked = self._retries_asked
         await workflow.wait_condition(lambda: self._retries_asked > asked)
         self._failing.remove(flag)
@@ -349,6 +376,7 @@ class ReturnCaseWorkflow:
     async def _run_effect(self, effect: Effect, retry: RetryPolicy) -> None:
         # The activity by its registered name: the same command the typed method call gave.
         r = route(effect)
+        self._upsert_pending()  # the task ends here: ops see the state the effect waits in
         await workflow.execute_activity(
             r.activity,
             effect,
@@ -357,6 +385,13 @@ class ReturnCaseWorkflow:
             retry_policy=retry,
             summary=r.summary,
         )
+
+
+def _patched(patch_id: str) -> bool:
+    """workflow.patched for a patch from before SEARCH_ATTRIBUTES_PER_TASK: true in a run with
+    that one, which never asks for the earlier ones (one marker and one TemporalChangeVersion
+    upsert instead of one per patch); otherwise the patch's own answer, as recorded."""
+    return workflow.patched(SEARCH_ATTRIBUTES_PER_TASK) or workflow.patched(patch_id)
 
 
 def _refusal(e: ActivityError) -> str | None:

@@ -3,6 +3,9 @@ erased readings, which must validate as the event and count as the real ones do.
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import pytest
 
 from domain.events import event_from_json
@@ -46,3 +49,25 @@ def test_the_erased_reading_of_a_request() -> None:
 def test_a_sealed_path_that_is_not_in_the_data_is_refused() -> None:
     with pytest.raises(ValueError, match="not a field of this 'photos_submitted' event"):
         put_personal({"type": "photos_submitted", "photos": []}, {"request.items[3].note": "x"})
+
+
+def test_taking_and_putting_back_leave_their_inputs_as_they_were() -> None:
+    """Only the path to each personal field is copied, not the whole event: what the caller
+    holds (stored data, an event being written) must not change, nor share what is set."""
+    for data in stored_events():
+        if data["type"] not in PERSONAL_PATHS:
+            continue
+        before = copy.deepcopy(data)
+        erased, taken = take_personal(data)
+        assert data == before
+        erased_before, taken_before = copy.deepcopy(erased), copy.deepcopy(taken)
+        opened = put_personal(erased, taken)
+        assert (erased, taken) == (erased_before, taken_before)
+        assert opened == data
+        for path in taken:  # a value put back is the caller's own copy
+            leaf: Any = opened
+            for step in path.replace("]", "").replace("[", ".").split("."):
+                leaf = leaf[int(step)] if step.isdigit() else leaf[step]
+            if isinstance(leaf, list):
+                leaf.append("x")
+        assert (erased, taken) == (erased_before, taken_before) and data == before

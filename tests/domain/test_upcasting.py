@@ -167,3 +167,21 @@ def test_a_request_recorded_before_locale_reads_dutch_and_a_new_one_keeps_its_ow
     assert written[VERSION_KEY] == 4 and written["request"]["locale"] == "en"
     again = event_from_json(written)
     assert isinstance(again, CaseAssessed) and again.request.locale == "en"
+
+
+def test_the_registered_upcasters_leave_the_stored_data_as_it_was() -> None:
+    """Upcast reads old data without copying it first: every registered step must return new
+    containers along what it changes."""
+    upcast = 0
+    for data in stored_events():
+        before = copy.deepcopy(data)
+        if data.get(VERSION_KEY, 1) < UPCASTERS.current(str(data["type"])):
+            upcast += 1
+        read = UPCASTERS.upcast(data)
+        assert data == before
+        event_from_json(data)
+        assert data == before
+        if "policy" in read:  # an upcaster's new settings are not shared between events
+            read["policy"]["repair_categories"] = ["x"]
+            assert UPCASTERS.upcast(before).get("policy", {}).get("repair_categories") != ["x"]
+    assert upcast > 0

@@ -12,8 +12,9 @@ from typing import Any
 import asyncpg
 import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.effects import EffectActivities
@@ -226,3 +227,39 @@ async def test_failing_effect_flags_the_case_until_it_succeeds(
         assert effects.attempts > 4
         assert await ledger_count(session_pool, "refunds", rid) == 1
         await assert_consistent(rc, session_pool, rid)
+
+
+CHANGE_VERSION = "TemporalChangeVersion"  # the SDK's core upserts it with each patch a run asks for
+
+
+def upserts_per_task(history: WorkflowHistory) -> list[tuple[int, int]]:
+    """For each completed workflow task, its UpsertWorkflowSearchAttributes commands (they follow
+    its WorkflowTaskCompleted event): (the service's own, the SDK's TemporalChangeVersion)."""
+    counts: list[tuple[int, int]] = []
+    for e in history.events:
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            counts.append((0, 0))
+        elif e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            assert counts, "an upsert before any workflow task completed"
+            fields = e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+            ours, patches = counts[-1]
+            counts[-1] = (ours, patches + 1) if set(fields) == {CHANGE_VERSION} else (ours + 1, patches)
+    return counts
+
+
+async def test_a_workflow_task_upserts_search_attributes_at_most_once(returns: ReturnsClient) -> None:
+    """Opening the case (its opening batch and the case_opened message in one task) and
+    resolving it (the photos, the resolution, then the refund's done batch and its message)
+    change the attributes several times per task; ops see each task's end state, one upsert.
+    The run asks for one patch (workflows/return_case.py, _patched): one TemporalChangeVersion
+    upsert, not one per patch the code has."""
+    req = toner()
+    rid = req["return_id"]
+    await returns.submit(req)
+    await returns.submit_photos(rid, "L1", ["printer-error.jpg"])
+    await handle(returns, rid).result()  # resolved, refunded, closed
+    counts = upserts_per_task(await handle(returns, rid).fetch_history())
+    ours = [c[0] for c in counts]
+    assert max(ours) == 1 and sum(ours) >= 2, counts  # opened; resolved with the refund pending
+    assert sum(c[1] for c in counts) == 1, counts
+    assert (await attributes(returns, rid))["ReturnStatus"] == "resolved"
