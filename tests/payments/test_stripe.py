@@ -27,7 +27,7 @@ from stack.embedded import time_skipping_server
 from store import ledgers
 from store.read_model import get_case
 from tests.payments.conftest import KEY, LocalStripe
-from tests.time_skipping import skip_time
+from tests.time_skipping import own_env, own_returns, skip_time  # noqa: F401 (fixtures: a server of its own)
 from tests.workflow.test_ops_visibility import details
 from tests.workflow.test_return_case import assert_consistent, toner
 from worker import build_worker

@@ -21,7 +21,7 @@ from activities.effects import EffectActivities
 from domain.effects import Refund
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from tests.time_skipping import skip_time
+from tests.time_skipping import own_env, own_returns, skip_time  # noqa: F401 (fixtures: a server of its own)
 from tests.workflow.test_return_case import assert_consistent, ledger_count, toner
 from worker import build_worker
 from workflows.return_case import ReturnCaseWorkflow
@@ -98,7 +98,7 @@ async def test_details_show_needs_with_instructions_then_quote_and_messages(retu
     await returns.submit(req)
     text = await details(returns, rid)
     assert f"## {rid} · warranty · awaiting_photos" in text
-    assert "- photos\n  - L1" in text and "A photo of the error message or of the defect" in text
+    assert "- photos: L1 " in text and "A photo of the error message or of the defect" in text
     await returns.submit_photos(rid, "L1", ["printer-error.jpg"])
     text = await details(returns, rid)
     assert "### Quote: €39.95 (refund)" in text and "- refunded €39.95" in text

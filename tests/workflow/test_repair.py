@@ -20,7 +20,7 @@ from returns_client import Refused, ReturnsClient
 from store import ledgers
 from store.event_store import EventStore
 from store.personal_data import PersonalData
-from tests.time_skipping import skip_time
+from tests.time_skipping import own_env, own_returns, skip_time  # noqa: F401 (fixtures: a server of its own)
 from tests.workflow.test_ops_visibility import attributes, details, eventually
 from tests.workflow.test_return_case import assert_consistent, ledger_count, toner
 from worker import build_worker

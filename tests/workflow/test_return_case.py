@@ -23,7 +23,7 @@ from store import ledgers
 from store.event_store import EventStore
 from store.personal_data import PersonalData
 from store.read_model import get_case
-from tests.time_skipping import skip_time
+from tests.time_skipping import own_env, own_returns, skip_time  # noqa: F401 (fixtures: a server of its own)
 from workflows.return_case import event_id
 
 ROOT = Path(__file__).resolve().parents[2]
