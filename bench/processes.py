@@ -16,12 +16,17 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 # As bench/run.py: byte code kept outside the repository, as a deployment has it.
 PYCACHE = Path(tempfile.gettempdir()) / "returns-bench-pycache"
 _HZ = os.sysconf("SC_CLK_TCK")
 _UVICORN = re.compile(rb"Uvicorn running on (http://\S+)")
+
+
+if TYPE_CHECKING:
+    from bench.run import Stack
 
 
 def cpu_s(pid: int) -> float:
@@ -147,3 +152,16 @@ def services(
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def cpu_by_part(stack: Stack, procs: Services) -> dict[str, float]:
+    """CPU seconds so far of each part of a run over HTTP: the worker processes, the API process,
+    the Temporal server, PostgreSQL, and the benchmark process driving the cases."""
+    parts = stack.cpu()
+    return {
+        "workers": procs.worker_cpu_s(),
+        "api": procs.api_cpu_s(),
+        "temporal": parts["temporal"],
+        "postgres": parts["postgres"],
+        "bench": parts["python"],  # the HTTP client driving the cases (this process)
+    }

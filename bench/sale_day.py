@@ -46,7 +46,7 @@ import asyncpg
 import httpx
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from bench.processes import memory_mb, service_env, services
+from bench.processes import cpu_by_part, memory_mb, service_env, services
 from bench.scale_out import Keys, make_keys, pct
 from mail.sink import MailDirHandler
 from mail.sink import serving as smtp_serving
@@ -330,7 +330,7 @@ async def sale_day(stack: Stack, returns: int, minutes: float, workers: int = 2)
                         await asyncio.sleep(1)
 
                 sampler = asyncio.create_task(sample())
-                cpu0 = _cpu(stack, procs)
+                cpu0 = cpu_by_part(stack, procs)
                 t0 = time.monotonic()
                 async with httpx.AsyncClient(timeout=300, limits=limits) as http:
                     await drive(http, procs.api_url, keys, day, returns, seconds)
@@ -366,7 +366,7 @@ async def sale_day(stack: Stack, returns: int, minutes: float, workers: int = 2)
 
                 t_hooks = await wait_until("webhooks", hooks_missing, drain)
                 all_done = time.monotonic() - t0
-                cpu1 = _cpu(stack, procs)
+                cpu1 = cpu_by_part(stack, procs)
                 sampling = False
                 await sampler
                 memory = [
@@ -486,17 +486,6 @@ def _summary(values: Sequence[float]) -> dict[str, float]:
         "p50": round(pct(values, 0.5), 1),
         "p99": round(pct(values, 0.99), 1),
         "max": round(max(values, default=0.0), 1),
-    }
-
-
-def _cpu(stack: Stack, procs: Any) -> dict[str, float]:
-    parts = stack.cpu()
-    return {
-        "workers": procs.worker_cpu_s(),
-        "api": procs.api_cpu_s(),
-        "temporal": parts["temporal"],
-        "postgres": parts["postgres"],
-        "bench": parts["python"],
     }
 
 

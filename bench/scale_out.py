@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from api.keys import create_key
-from bench.processes import Services, cpu_s, service_env, services
+from bench.processes import Services, cpu_by_part, cpu_s, service_env, services
 from domain.view import CaseView
 from returns_client import ReturnsClient
 from store.db import create_pool
@@ -149,13 +149,13 @@ async def bench_scale_out(
             for r in range(rounds):
                 for count in counts if r % 2 == 0 else tuple(reversed(counts)):
                     procs, returns = sets[count]
-                    before = _cpu(stack, procs)
+                    before = cpu_by_part(stack, procs)
                     t0 = time.perf_counter()
                     runs[count].append(
                         await http_cases(http, procs.api_url, keys, returns, per_run, concurrency)
                     )
                     wall[count] += time.perf_counter() - t0
-                    after = _cpu(stack, procs)
+                    after = cpu_by_part(stack, procs)
                     for k, v in after.items():
                         cpu[count][k] = cpu[count].get(k, 0.0) + v - before[k]
                     procs.check_alive()
@@ -176,17 +176,6 @@ async def bench_scale_out(
             "machine_cpu_busy": round(total / (wall[count] * cpus), 2),
         }
     return {"scale_out": curve, "scale_out_cases": cases, "scale_out_concurrency": concurrency}
-
-
-def _cpu(stack: Stack, procs: Services) -> dict[str, float]:
-    parts = stack.cpu()
-    return {
-        "workers": procs.worker_cpu_s(),
-        "api": procs.api_cpu_s(),
-        "temporal": parts["temporal"],
-        "postgres": parts["postgres"],
-        "bench": parts["python"],  # the HTTP client driving the cases (this process)
-    }
 
 
 def table_rows(r: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from portal.settings import Brand, PortalSettings
 from returns_client import ReturnsClient
 from stack.embedded import start_temporal_dev_server
 from store.db import create_pool
-from tests.conftest import ROOT, fresh_database
+from tests.conftest import fresh_database
 from worker import build_worker
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
@@ -69,16 +68,6 @@ def text_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
     return str(part.get_content()).replace("\xa0", " ")
-
-
-def seed_order(example: str, order_id: str, delivered_days_ago: int = 3) -> dict[str, Any]:
-    """A seed's order (examples/) under its own id, delivered a few days ago: inside every window."""
-    order: dict[str, Any] = json.loads((ROOT / "examples" / example).read_text())["order"]
-    now = datetime.now(UTC)
-    order["order_id"] = order_id
-    order["placed_at"] = (now - timedelta(days=delivered_days_ago + 1)).isoformat()
-    order["delivered_at"] = (now - timedelta(days=delivered_days_ago)).isoformat()
-    return order
 
 
 @pytest.fixture(scope="module")

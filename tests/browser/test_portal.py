@@ -17,9 +17,10 @@ from playwright.async_api import Page, expect
 
 from tests.browser.axe import serious_violations
 from tests.browser.conftest import ARTIFACTS, VIEWPORT, screenshot
-from tests.browser.portal_stack import PortalStack, portal_stack, seed_order, text_of
+from tests.browser.portal_stack import PortalStack, portal_stack, text_of
 from tests.debian import announce
 from tests.photos.images import jpeg_with_gps
+from tests.portal.conftest import recent_order
 
 __all__ = ["portal_stack"]  # the module's fixture
 pytestmark = pytest.mark.timeout(600)
@@ -65,7 +66,7 @@ async def no_serious_violations(page: Page, name: str) -> None:
 async def test_the_seed_toner_returned_in_one_visit(
     page: Page, portal_stack: PortalStack, pytestconfig: pytest.Config
 ) -> None:
-    link = portal_stack.link(seed_order("toner.json", "O-TONER-VISIT"))
+    link = portal_stack.link(recent_order("toner.json", "O-TONER-VISIT"))
     opened = time.monotonic()
     await page.goto(link)
     await expect(page.get_by_role("heading", name="Retourneren", exact=True)).to_be_visible()
@@ -127,7 +128,7 @@ async def test_the_seed_toner_returned_in_one_visit(
 
 
 async def test_the_seed_laptop_with_its_free_antivirus(page: Page, portal_stack: PortalStack) -> None:
-    await page.goto(portal_stack.link(seed_order("laptop.json", "O-LAPTOP-VISIT")))
+    await page.goto(portal_stack.link(recent_order("laptop.json", "O-LAPTOP-VISIT")))
     first = page.locator("fieldset").filter(has_text="Laptop 15 inch")
     await first.get_by_label("Dit product retourneren").check()
     await first.get_by_label("Reden").select_option("does_not_fit")
@@ -169,7 +170,7 @@ async def test_the_seed_laptop_with_its_free_antivirus(page: Page, portal_stack:
 
 
 async def test_a_withdrawal_through_the_two_step_function(page: Page, portal_stack: PortalStack) -> None:
-    order = seed_order("laptop.json", "O-WITHDRAW")
+    order = recent_order("laptop.json", "O-WITHDRAW")
     await page.goto(portal_stack.link(order))
     await page.get_by_role("link", name="Herroepen / Withdraw from contract here").click()
     await expect(page.get_by_label("Naam")).to_have_value("J. de Vries")  # prefilled from the link
@@ -219,7 +220,7 @@ async def tab_to(page: Page, selector: str, limit: int = 60) -> None:
 
 
 async def test_the_toner_by_keyboard_alone(page: Page, portal_stack: PortalStack) -> None:
-    await page.goto(portal_stack.link(seed_order("toner.json", "O-TONER-KEYS")))
+    await page.goto(portal_stack.link(recent_order("toner.json", "O-TONER-KEYS")))
     await tab_to(page, "#line-0-return")
     await page.keyboard.press("Space")
     await expect(page.locator("#line-0-return")).to_be_checked()
@@ -247,7 +248,7 @@ async def test_the_toner_by_keyboard_alone(page: Page, portal_stack: PortalStack
 async def test_axe_finds_no_serious_violations_on_any_portal_page(
     page: Page, portal_stack: PortalStack
 ) -> None:
-    link = portal_stack.link(seed_order("laptop.json", "O-AXE"))
+    link = portal_stack.link(recent_order("laptop.json", "O-AXE"))
     await page.goto(link)
     await no_serious_violations(page, "start")
     await page.get_by_role("button", name="Verstuur aanvraag").click()  # nothing chosen: errors
@@ -284,7 +285,7 @@ async def test_axe_finds_no_serious_violations_on_any_portal_page(
 
 
 async def test_a_tampered_link_is_refused(page: Page, portal_stack: PortalStack) -> None:
-    link = portal_stack.link(seed_order("toner.json", "O-TAMPERED"))
+    link = portal_stack.link(recent_order("toner.json", "O-TAMPERED"))
     prefix, token = link.rsplit("/r/", 1)
     body, signature = token.split(".")
     tampered = f"{prefix}/r/{body[:-2]}{'A' if body[-2] != 'A' else 'B'}{body[-1]}.{signature}"
