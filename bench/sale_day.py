@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RETRIES = 6  # a webshop's client: 2, 4, 8, 16, 30, 30 s apart
+IN_FLIGHT = 200  # HTTP calls in flight at once (the client's connections)
 
 
 # --- the shapes of the day -----------------------------------------------------------------------
@@ -177,6 +178,11 @@ async def drive(http: httpx.AsyncClient, url: str, keys: Keys, day: Day, n: int,
     follow-ups; returns when every case has had its last action."""
     rng = random.Random(15)  # the same day every run
     start = time.monotonic()
+    # As many calls in flight as the client has connections: httpcore's pool scans its queue of
+    # waiting requests on every change, so 5,000 queued calls made this client the bound (a
+    # 5,000-return run: the benchmark process at full CPU in _assign_requests_to_connections).
+    # A call's time still starts before it waits for a slot.
+    slots = asyncio.Semaphore(IN_FLIGHT)
 
     async def post(path: str, role: str, body: dict[str, Any], into: list[float]) -> httpx.Response | None:
         """POST as a webshop's client does: with an Idempotency-Key, retried with the same key on
@@ -188,7 +194,8 @@ async def drive(http: httpx.AsyncClient, url: str, keys: Keys, day: Day, n: int,
             if attempt:
                 await asyncio.sleep(min(2.0**attempt, 30.0))
             try:
-                r = await http.post(f"{url}{path}", json=body, headers=headers)
+                async with slots:
+                    r = await http.post(f"{url}{path}", json=body, headers=headers)
             except httpx.HTTPError as e:
                 why = type(e).__name__
             else:
@@ -320,7 +327,7 @@ async def sale_day(stack: Stack, returns: int, minutes: float, workers: int = 2)
                 workers,
                 worker_env={"SMTP_URL": f"smtp://{host}:{port}"},
             ) as procs:
-                limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+                limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
                 sampling = True
 
                 async def sample() -> None:
