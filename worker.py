@@ -396,6 +396,8 @@ async def main(settings: Settings) -> None:
             print(line, flush=True)
         if url is not None:
             print(f"HTTP API: {url} (docs at /docs)", flush=True)
+            print(f"Ops overview: {url}/ops (sign in with an ops key)", flush=True)
+            print(f"Customer portal: {url}/r/<token> (starter.py link ORDER.json makes one)", flush=True)
             if settings.database_url is None:
                 print(
                     "Create an API key: .venv/bin/python -m api keys create --role webshop "
