@@ -104,15 +104,22 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _free_port(preferred: int, exclude: int | None = None) -> int:
-    if preferred != exclude and _port_is_free(preferred):
+def _free_port(preferred: int | None, exclude: int | None = None) -> int:
+    """`preferred` when nothing listens there, else (and for None) a port the OS picks."""
+    if preferred is not None and preferred != exclude and _port_is_free(preferred):
         return preferred
-    while True:  # let the OS choose; racy, but fine for a dev stack
+    while True:  # racy between processes: start_temporal_dev_server retries a taken port
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
             port: int = s.getsockname()[1]
         if port != exclude:
             return port
+
+
+# `port=ANY` lets the OS choose, as tests do: test processes that each asked for 7233 at once all
+# saw it free, and all but one server exited on the taken port.
+ANY = 0
+_ATTEMPTS = 3
 
 
 def start_temporal_dev_server(
@@ -128,10 +135,34 @@ def start_temporal_dev_server(
 
     ``db_file`` None keeps state in memory only. ``search_attributes`` maps name -> type
     (Text, Keyword, Int, Double, Bool, Datetime, KeywordList). ``ui_codec_endpoint`` is the
-    codec server the Web UI decodes payloads through.
+    codec server the Web UI decodes payloads through. A port left None is Temporal's usual one
+    (7233, UI 8233) when free, as a user running one service expects; ``ANY`` (0) is one the OS
+    picks. A port not fixed by the caller is picked again when the server exits on it taken.
     """
-    port = port if port is not None else _free_port(7233)
-    ui_port = ui_port if ui_port is not None else _free_port(8233, exclude=port)
+    for attempt in range(1, _ATTEMPTS + 1):
+        first = attempt == 1
+        grpc = port or _free_port(7233 if port is None and first else None)
+        ui = ui_port or _free_port(8233 if ui_port is None and first else None, exclude=grpc)
+        try:
+            return _start_dev_server(grpc, ui, db_file, search_attributes, log_file, ui_codec_endpoint)
+        except _PortTaken:
+            if attempt == _ATTEMPTS or (port and ui_port):
+                raise
+    raise AssertionError("unreachable")
+
+
+class _PortTaken(RuntimeError):
+    """The dev server exited while starting: one of its ports was taken (its usual reason)."""
+
+
+def _start_dev_server(
+    port: int,
+    ui_port: int,
+    db_file: Path | None,
+    search_attributes: dict[str, str] | None,
+    log_file: Path | None,
+    ui_codec_endpoint: str | None,
+) -> TemporalHandle:
     cmd = [
         find_binary("temporal"),
         "server",
@@ -175,7 +206,7 @@ def start_temporal_dev_server(
     except BaseException as err:
         handle.stop()
         if log_file is not None and isinstance(err, Exception):
-            raise RuntimeError(f"{err} (server output: {log_file})") from err
+            raise type(err)(f"{err} (server output: {log_file})") from err
         raise
     return handle
 
@@ -190,7 +221,7 @@ async def _wait(address: str, timeout: float, proc: subprocess.Popen[bytes] | No
     last_error: BaseException | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"temporal dev server exited with code {proc.returncode}")
+            raise _PortTaken(f"temporal dev server exited with code {proc.returncode}")
         try:
             # Client.connect retries internally; bound each attempt so we re-check the process.
             await asyncio.wait_for(Client.connect(address), timeout=2)

@@ -25,7 +25,7 @@ from payload.codec import Keyring
 from payload.converter import data_converter
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import start_temporal_dev_server, time_skipping_server
+from stack.embedded import ANY, start_temporal_dev_server, time_skipping_server
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.migrate import create_database
 from store.personal_data import MASTER_KEYS_ENV
@@ -184,7 +184,10 @@ async def own_time_skipping_worker(pool: asyncpg.Pool) -> AsyncIterator[ReturnsC
 async def service(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A dev server on a database file with a worker polling it; yields its address."""
     temporal = start_temporal_dev_server(
-        tmp_path_factory.mktemp("temporal") / "temporal.db", search_attributes=SEARCH_ATTRIBUTES
+        tmp_path_factory.mktemp("temporal") / "temporal.db",
+        port=ANY,
+        ui_port=ANY,
+        search_attributes=SEARCH_ATTRIBUTES,
     )
     pool = await create_pool(await fresh_database(pg_server))
     try:

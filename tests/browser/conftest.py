@@ -22,7 +22,7 @@ from temporalio.client import Client
 from payload.converter import data_converter
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import start_temporal_dev_server
+from stack.embedded import ANY, start_temporal_dev_server
 from store.db import create_pool
 from tests.conftest import fresh_database
 from tests.debian import ensure_debian_package
@@ -67,7 +67,11 @@ async def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFact
     real worker polling it in-process."""
     data = tmp_path_factory.mktemp("temporal")
     temporal = start_temporal_dev_server(
-        data / "temporal.db", search_attributes=SEARCH_ATTRIBUTES, log_file=data / "temporal.log"
+        data / "temporal.db",
+        port=ANY,
+        ui_port=ANY,
+        search_attributes=SEARCH_ATTRIBUTES,
+        log_file=data / "temporal.log",
     )
     assert temporal.ui_url is not None
     pool = await create_pool(await fresh_database(pg_server))

@@ -28,7 +28,7 @@ from policies import DEFAULT_POLICY_FILE, load_policy
 from portal.links import make_link
 from portal.settings import Brand, PortalSettings
 from returns_client import ReturnsClient
-from stack.embedded import start_temporal_dev_server
+from stack.embedded import ANY, start_temporal_dev_server
 from store.db import create_pool
 from tests.conftest import fresh_database
 from worker import build_worker
@@ -76,7 +76,11 @@ async def portal_stack(
 ) -> AsyncIterator[PortalStack]:
     data = tmp_path_factory.mktemp("portal-stack")
     temporal = start_temporal_dev_server(
-        data / "temporal.db", search_attributes=SEARCH_ATTRIBUTES, log_file=data / "temporal.log"
+        data / "temporal.db",
+        port=ANY,
+        ui_port=ANY,
+        search_attributes=SEARCH_ATTRIBUTES,
+        log_file=data / "temporal.log",
     )
     pool = await create_pool(await fresh_database(pg_server))
     try:

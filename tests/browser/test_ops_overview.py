@@ -25,7 +25,7 @@ from ops.api import UI_ENV
 from payload.converter import data_converter
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import start_temporal_dev_server
+from stack.embedded import ANY, start_temporal_dev_server
 from store.db import create_pool
 from store.read_model import get_case
 from tests.browser.axe import serious_violations
@@ -55,7 +55,11 @@ async def ops_stack(
     the service's restricted role, with RETURNS_TEMPORAL_UI_URL naming the UI."""
     data = tmp_path_factory.mktemp("temporal-ops")
     temporal = start_temporal_dev_server(
-        data / "temporal.db", search_attributes=SEARCH_ATTRIBUTES, log_file=data / "temporal.log"
+        data / "temporal.db",
+        port=ANY,
+        ui_port=ANY,
+        search_attributes=SEARCH_ATTRIBUTES,
+        log_file=data / "temporal.log",
     )
     assert temporal.ui_url is not None
     dsn = await fresh_database(pg_server)

@@ -27,7 +27,7 @@ from payload.converter import data_converter
 from photos.folder import FolderPhotoStore
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import TemporalHandle, start_temporal_dev_server
+from stack.embedded import ANY, TemporalHandle, start_temporal_dev_server
 from store.db import create_pool
 from tests.conftest import ROOT, app_dsn, fresh_database
 from worker import build_worker
@@ -55,7 +55,7 @@ class Stack:
 @pytest.fixture(scope="module")
 async def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     db_file = tmp_path_factory.mktemp("temporal") / "temporal.db"
-    temporal = start_temporal_dev_server(db_file, search_attributes=SEARCH_ATTRIBUTES)
+    temporal = start_temporal_dev_server(db_file, port=ANY, ui_port=ANY, search_attributes=SEARCH_ATTRIBUTES)
     admin = await fresh_database(pg_server)
     dsn = await app_dsn(pg_server, admin)
     pool = await create_pool(dsn, min_size=2, max_size=10)

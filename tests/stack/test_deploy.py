@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 
 import worker
 from deploy.healthcheck import check
-from stack.embedded import TemporalHandle, find_binary, start_temporal_dev_server
+from stack.embedded import ANY, TemporalHandle, find_binary, start_temporal_dev_server
 from tests.test_compose import NAMESPACE_JOB, ROOT, env_of, load_compose
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
@@ -33,7 +33,9 @@ SCRIPT = ROOT / "deploy" / "temporal" / "setup-namespace.sh"
 
 @pytest.fixture(scope="module")
 def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalHandle]:
-    handle = start_temporal_dev_server(None, log_file=tmp_path_factory.mktemp("deploy") / "temporal.log")
+    handle = start_temporal_dev_server(
+        None, port=ANY, ui_port=ANY, log_file=tmp_path_factory.mktemp("deploy") / "temporal.log"
+    )
     try:
         yield handle
     finally:

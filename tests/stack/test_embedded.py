@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import urllib.request
 import uuid
 from pathlib import Path
 
 import asyncpg
+import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client
 
-from stack.embedded import find_binary, start_postgres, start_temporal_dev_server
+from stack import embedded
+from stack.embedded import ANY, find_binary, start_postgres, start_temporal_dev_server
 
 
 def _http_status(url: str, timeout: float = 15) -> int:
@@ -39,7 +42,11 @@ def test_find_binary() -> None:
 async def test_temporal_dev_server_persists(tmp_path: Path) -> None:
     db = tmp_path / "temporal.db"
     handle = start_temporal_dev_server(
-        db, search_attributes={"ReturnStatus": "Keyword"}, log_file=tmp_path / "temporal.log"
+        db,
+        port=ANY,
+        ui_port=ANY,
+        search_attributes={"ReturnStatus": "Keyword"},
+        log_file=tmp_path / "temporal.log",
     )
     try:
         client = await Client.connect(handle.address)
@@ -55,7 +62,7 @@ async def test_temporal_dev_server_persists(tmp_path: Path) -> None:
         handle.stop()
     assert handle.process.poll() is not None
 
-    handle = start_temporal_dev_server(db, log_file=tmp_path / "temporal.log")
+    handle = start_temporal_dev_server(db, port=ANY, ui_port=ANY, log_file=tmp_path / "temporal.log")
     try:
         client = await Client.connect(handle.address)
         desc = await client.get_workflow_handle("persist-me").describe()
@@ -92,7 +99,7 @@ async def test_a_deleted_execution_leaves_no_bytes_in_the_database_file(tmp_path
     deleted execution's payload is zeroed in the SQLite file, not left in a page's free space.
     Deletion is asynchronous (about 35-45 s on this server)."""
     db = tmp_path / "temporal.db"
-    handle = start_temporal_dev_server(db, log_file=tmp_path / "temporal.log")
+    handle = start_temporal_dev_server(db, port=ANY, ui_port=ANY, log_file=tmp_path / "temporal.log")
     marker = f"Secure Delete Marker {uuid.uuid4().hex}".encode()
     try:
         client = await Client.connect(handle.address)  # no payload keys: the input in the clear
@@ -118,3 +125,25 @@ async def test_a_deleted_execution_leaves_no_bytes_in_the_database_file(tmp_path
     finally:
         handle.stop()
     assert marker not in db.read_bytes()
+
+
+async def test_a_port_another_process_took_meanwhile_is_chosen_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Test processes asking for a free port at once can be told the same one; the server that
+    loses it exits while starting, and the start picks another instead of failing."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        held = taken.getsockname()[1]
+        picks = iter([held])
+        real = embedded._free_port
+        monkeypatch.setattr(embedded, "_free_port", lambda *a, **k: next(picks, None) or real(*a, **k))
+        handle = start_temporal_dev_server(None, port=ANY, ui_port=ANY, log_file=tmp_path / "t.log")
+        try:
+            assert handle.address != f"127.0.0.1:{held}"
+            await Client.connect(handle.address)
+        finally:
+            handle.stop()
+        with pytest.raises(RuntimeError, match="exited"):  # a port the caller fixed is not changed
+            start_temporal_dev_server(None, port=held, ui_port=ANY, log_file=tmp_path / "t.log")
