@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
-from playwright.async_api import FileChooser, Page, expect
+from playwright.async_api import Browser, FileChooser, Page, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.axe import serious_violations
@@ -309,3 +309,28 @@ async def test_a_tampered_link_is_refused(page: Page, portal_stack: PortalStack)
     await expect(page.locator("main")).to_contain_text("This link was changed or is not ours.")
     assert await page.locator("form").count() == 0  # nothing else: no order, no form
     await shot(page, "portal-refused")
+
+
+async def test_the_pages_keep_their_look_under_their_content_security_policy(
+    browser: Browser, portal_stack: PortalStack
+) -> None:
+    """The other tests bypass the policy (axe-core is injected); here it is enforced: a wrong
+    nonce would leave the page unstyled, and the browser reports every blocked load."""
+    context = await browser.new_context(viewport=VIEWPORT)
+    try:
+        page = await context.new_page()
+        blocked: list[str] = []
+        page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+        await page.goto(portal_stack.link(recent_order("toner.json", "O-CSP")))
+        border = await page.evaluate(
+            "() => getComputedStyle(document.querySelector('header.site')).borderBottomColor"
+        )
+        assert border == "rgb(29, 78, 216)"  # the brand colour #1d4ed8, set in the nonce'd style
+        await page.evaluate(
+            "() => { const s = document.createElement('script');"
+            " s.textContent = 'window.ran = 1'; document.body.append(s); }"
+        )
+        assert await page.evaluate("() => window.ran === undefined")  # an injected script does not run
+        assert any("script" in b for b in blocked) and not any("style" in b for b in blocked), blocked
+    finally:
+        await context.close()

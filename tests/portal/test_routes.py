@@ -38,6 +38,10 @@ async def test_the_entry_page_preselects_refund_and_offers_the_withdrawal(portal
     assert 'value="withdrawal"' not in shown  # no reason asked to be `withdrawal` on the form
     assert "<script" not in shown
     assert page.headers["referrer-policy"] == "no-referrer"
+    nonce = re.search(r"style-src 'nonce-([\w-]+)'", page.headers["content-security-policy"])
+    assert nonce and f'<style nonce="{nonce.group(1)}">' in shown  # the page's only style
+    again = await portal.http.get(portal.link(recent_order("toner.json", "O-NONCE")))
+    assert nonce.group(1) not in again.headers["content-security-policy"]  # a new one each page
     english = await portal.http.get(portal.link(recent_order("toner.json", "O-EN"), locale="en"))
     assert '<html lang="en">' in english.text and "Return items" in english.text
     by_header = await portal.http.get(
