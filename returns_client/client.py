@@ -8,6 +8,7 @@ holds no policy of its own (the worker's policy decides; the client never assess
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import time
@@ -80,6 +81,10 @@ def _command(model: type[cmd._Command], **kwargs: Any) -> Any:
         return model(**kwargs)
     except ValidationError as e:
         raise Refused(describe(e).replace("invalid request", f"invalid {model.__name__}")) from None
+
+
+# The start's memo: the update id of the submit that started the case.
+SUBMITTED_BY = "submitted_by"
 
 
 class _Started:
@@ -162,9 +167,16 @@ class ReturnsClient:
         try:
             with _readable(req.return_id, "the case may have started; "):
                 view = await self._submit(req, update_id)
+                # An attempt whose answer was lost (an RPC deadline under load) may have started
+                # the case: the retry then finds it. The start's memo names the submit that made it.
+                started = box.started or await self._started_by(req.return_id, update_id)
         finally:
             _started.reset(token)
-        return view, box.started
+        return view, started
+
+    async def _started_by(self, return_id: str, update_id: str) -> bool:
+        memo = await (await self._handle(return_id).describe()).memo()
+        return bool(memo.get(SUBMITTED_BY) == update_id)
 
     async def _submit(self, req: ReturnRequest, update_id: str) -> CaseView:
         async def attempt() -> CaseView:
@@ -177,6 +189,7 @@ class ReturnsClient:
                 # A closed case is never started again: its return_id answers with the closed case.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=list_summary(req),
+                memo={SUBMITTED_BY: update_id},
                 result_type=CaseView,
             )
             try:
@@ -185,6 +198,10 @@ class ReturnsClient:
                 )
                 return view
             except Exception as e:  # already started and closed: answer the existing case
+                # The SDK set the same error on the start operation's handle; reading it keeps
+                # asyncio from logging "Future exception was never retrieved" for every such call.
+                with contextlib.suppress(Exception):
+                    await start.workflow_handle()
                 if _already_started(e):
                     return await self.status(req.return_id)
                 raise

@@ -16,14 +16,16 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.event_store import fold_stored, row_of_stream
-from domain.request import InvalidRequest
+from domain.request import InvalidRequest, parse_request
 from domain.view import case_view
 from returns_client import CaseNotFound, Refused, ReturnsClient
+from returns_client.client import SUBMITTED_BY
 from store import ledgers
 from store.event_store import EventStore
 from store.personal_data import PersonalData
 from store.read_model import get_case
 from tests.time_skipping import own_env, own_returns, skip_time  # noqa: F401 (fixtures: a server of its own)
+from workflows import interface as wf
 from workflows.return_case import event_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +106,25 @@ async def test_closed_case_is_answered_not_restarted(
     assert again.status == "cancelled"
     with pytest.raises(Refused, match=r"status cancelled"):
         await returns.submit_photos(req["return_id"], "L1", ["late.jpg"])
+
+
+async def test_a_submit_whose_answer_was_lost_still_says_it_started_the_case(returns: ReturnsClient) -> None:
+    """Under load an update-with-start can start the case and its answer miss the RPC deadline;
+    the retry (the same update id) finds the case, and the API answered 200 for a new case. The
+    lost attempt is played by a start under this submit's id; another submit is not the start."""
+    req = toner()
+    update_id = f"submit-{uuid.uuid4()}"
+    await returns.client.start_workflow(
+        wf.WORKFLOW,
+        wf.StartCase(request=parse_request(req)),
+        id=returns.case_id(req["return_id"]),
+        task_queue=returns.task_queue,
+        memo={SUBMITTED_BY: update_id},
+    )
+    view, started = await returns.submit_case(req, update_id)
+    assert started and view.status == "awaiting_photos"
+    again, started = await returns.submit_case(req)
+    assert not started and again == view
 
 
 async def test_invalid_request_starts_nothing(returns: ReturnsClient, session_pool: asyncpg.Pool) -> None:
