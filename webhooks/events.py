@@ -16,7 +16,9 @@ Mapping (domain event -> webhook type):
   customer, and the grant's key for a shop that books it on its own gift cards);
   replacement_ordered -> replacement.requested (the lines and quantities to send, and the key);
   repair_ordered -> repair.ordered (contract 7.1);
-  licence_revoked -> licence.revoked; override_applied -> override.applied
+  licence_revoked -> licence.revoked; override_applied -> override.applied;
+  message_failed -> message.failed (the mail server refused a customer message for good: the
+  shop can reach the customer another way)
 - every other event (photos_submitted, message_sent...) -> nothing: its effect shows in the
   view of the next event a shop hears of.
 """
@@ -52,6 +54,7 @@ EventType = Literal[
     "repair.ordered",
     "licence.revoked",
     "override.applied",
+    "message.failed",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
@@ -149,6 +152,11 @@ class OverrideAppliedData(_Data):
     resolution: Resolution | None
 
 
+class MessageFailedData(_Data):
+    message: str  # the contract's message name (case_opened, case_resolved, ...)
+    reason: str  # the mail server's reply, addresses cut out
+
+
 EventData = (
     ReturnOpened
     | ActionRequired
@@ -162,6 +170,7 @@ EventData = (
     | LinesOrdered
     | LicenceRevokedData
     | OverrideAppliedData
+    | MessageFailedData
 )
 
 
@@ -252,6 +261,8 @@ def _described(before: ReturnCase | None, after: ReturnCase, e: Event) -> tuple[
             return "override.applied", OverrideAppliedData(
                 override=e.override, actor=e.actor, reason=e.reason, kind=e.kind, resolution=e.resolution
             )
+        case ev.MessageFailed():
+            return "message.failed", MessageFailedData(message=e.template, reason=e.reason)
     return None
 
 

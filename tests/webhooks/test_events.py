@@ -58,6 +58,7 @@ def test_every_webhook_type_comes_from_exactly_its_domain_events() -> None:
         "repair.ordered": {"repair_ordered"},
         "licence.revoked": {"licence_revoked"},
         "override.applied": {"override_applied"},
+        "message.failed": {"message_failed"},
     }
     assert set(sources) == set(EVENT_TYPES)
 
@@ -147,6 +148,11 @@ def test_event_data_a_shop_needs() -> None:
                 assert event["actor"] == recorded.data["actor"] and event["reason"] == recorded.data["reason"]
             elif payload.type == "return.action_required":
                 assert event["needs"] == list(recorded.data["needs"])
+            elif payload.type == "message.failed":
+                assert (event["message"], event["reason"]) == (
+                    recorded.data["template"],
+                    recorded.data["reason"],
+                )
     assert seen == set(EVENT_TYPES)
 
 
