@@ -25,7 +25,7 @@ from payload.codec import Keyring
 from payload.converter import data_converter
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import ANY, start_temporal_dev_server, time_skipping_server
+from stack.embedded import ANY, TemporalHandle, start_temporal_dev_server, time_skipping_server
 from store.db import APP_LOGIN, create_pool, dsn_as, ensure_app_login
 from store.migrate import create_database
 from store.personal_data import MASTER_KEYS_ENV
@@ -180,15 +180,22 @@ async def own_time_skipping_worker(pool: asyncpg.Pool) -> AsyncIterator[ReturnsC
 
 
 # --- the service as a user runs it: the embedded dev server (with visibility) and a worker -----
-@pytest.fixture(scope="module")
-async def service(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """A dev server on a database file with a worker polling it; yields its address."""
-    temporal = start_temporal_dev_server(
-        tmp_path_factory.mktemp("temporal") / "temporal.db",
+def dev_server(data: Path) -> TemporalHandle:
+    """The dev server as worker.py starts it (a database file in `data`, the search attributes,
+    the Web UI), on ports the OS picks: test processes run side by side."""
+    return start_temporal_dev_server(
+        data / "temporal.db",
         port=ANY,
         ui_port=ANY,
         search_attributes=SEARCH_ATTRIBUTES,
+        log_file=data / "temporal.log",
     )
+
+
+@pytest.fixture(scope="module")
+async def service(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A dev server on a database file with a worker polling it; yields its address."""
+    temporal = dev_server(tmp_path_factory.mktemp("temporal"))
     pool = await create_pool(await fresh_database(pg_server))
     try:
         client = await Client.connect(temporal.address, data_converter=data_converter())

@@ -32,11 +32,10 @@ from payload.converter import data_converter
 from payload.server import CodecServer
 from policies import DEFAULT_POLICY_FILE
 from returns_client import PayloadKeyError, ReturnsClient
-from stack.embedded import ANY, TemporalHandle, start_temporal_dev_server
+from stack.embedded import TemporalHandle
 from store.db import create_pool
-from tests.conftest import app_dsn, fresh_database
+from tests.conftest import app_dsn, dev_server, fresh_database
 from worker import ConfigError, Settings, build_worker, keyring_for, service
-from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.slow  # dev servers, worker processes and the codec server
 
@@ -67,8 +66,9 @@ class Stack:
 @pytest.fixture(scope="module")
 async def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """A dev server with a database file, as in production, and the service's database role."""
-    db_file = tmp_path_factory.mktemp("temporal") / "temporal.db"
-    temporal = start_temporal_dev_server(db_file, port=ANY, ui_port=ANY, search_attributes=SEARCH_ATTRIBUTES)
+    data = tmp_path_factory.mktemp("temporal")
+    db_file = data / "temporal.db"
+    temporal = dev_server(data)
     pool = await create_pool(await app_dsn(pg_server, await fresh_database(pg_server)))
     try:
         yield Stack(temporal, db_file, pool)

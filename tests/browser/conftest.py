@@ -22,12 +22,10 @@ from temporalio.client import Client
 from payload.converter import data_converter
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import ANY, start_temporal_dev_server
 from store.db import create_pool
-from tests.conftest import fresh_database
+from tests.conftest import dev_server, fresh_database
 from tests.debian import ensure_debian_package
 from worker import build_worker
-from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("RETURNS_ARTIFACTS_DIR", ROOT / "artifacts")) / "browser"
@@ -66,13 +64,7 @@ async def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFact
     """The dev server as worker.py starts it (database file, search attributes, Web UI) with the
     real worker polling it in-process."""
     data = tmp_path_factory.mktemp("temporal")
-    temporal = start_temporal_dev_server(
-        data / "temporal.db",
-        port=ANY,
-        ui_port=ANY,
-        search_attributes=SEARCH_ATTRIBUTES,
-        log_file=data / "temporal.log",
-    )
+    temporal = dev_server(data)
     assert temporal.ui_url is not None
     pool = await create_pool(await fresh_database(pg_server))
     try:

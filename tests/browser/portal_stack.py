@@ -28,11 +28,9 @@ from policies import DEFAULT_POLICY_FILE, load_policy
 from portal.links import make_link
 from portal.settings import Brand, PortalSettings
 from returns_client import ReturnsClient
-from stack.embedded import ANY, start_temporal_dev_server
 from store.db import create_pool
-from tests.conftest import fresh_database
+from tests.conftest import dev_server, fresh_database
 from worker import build_worker
-from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 SECRET = b"browser-portal-secret"
 
@@ -75,13 +73,7 @@ async def portal_stack(
     pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[PortalStack]:
     data = tmp_path_factory.mktemp("portal-stack")
-    temporal = start_temporal_dev_server(
-        data / "temporal.db",
-        port=ANY,
-        ui_port=ANY,
-        search_attributes=SEARCH_ATTRIBUTES,
-        log_file=data / "temporal.log",
-    )
+    temporal = dev_server(data)
     pool = await create_pool(await fresh_database(pg_server))
     try:
         client = await Client.connect(temporal.address, data_converter=data_converter())

@@ -25,15 +25,13 @@ from ops.api import UI_ENV
 from payload.converter import data_converter
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import ANY, start_temporal_dev_server
 from store.db import create_pool
 from store.read_model import get_case
 from tests.browser.axe import serious_violations
 from tests.browser.conftest import screenshot
 from tests.browser.test_ops_ui import open_cases
-from tests.conftest import app_dsn, fresh_database
+from tests.conftest import app_dsn, dev_server, fresh_database
 from worker import build_worker
-from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -54,13 +52,7 @@ async def ops_stack(
     """As worker.py runs it: the dev server and its UI, the worker, and the HTTP API beside it as
     the service's restricted role, with RETURNS_TEMPORAL_UI_URL naming the UI."""
     data = tmp_path_factory.mktemp("temporal-ops")
-    temporal = start_temporal_dev_server(
-        data / "temporal.db",
-        port=ANY,
-        ui_port=ANY,
-        search_attributes=SEARCH_ATTRIBUTES,
-        log_file=data / "temporal.log",
-    )
+    temporal = dev_server(data)
     assert temporal.ui_url is not None
     dsn = await fresh_database(pg_server)
     pool = await create_pool(await app_dsn(pg_server, dsn))

@@ -27,11 +27,10 @@ from payload.converter import data_converter
 from photos.folder import FolderPhotoStore
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
-from stack.embedded import ANY, TemporalHandle, start_temporal_dev_server
+from stack.embedded import TemporalHandle
 from store.db import create_pool
-from tests.conftest import ROOT, app_dsn, fresh_database
+from tests.conftest import ROOT, app_dsn, dev_server, fresh_database
 from worker import build_worker
-from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 T = TypeVar("T")
 KEYS_TEXT = Keyring.generate("erasure-tests")  # RETURNS_CODEC_KEYS of the processes the tests start
@@ -54,8 +53,9 @@ class Stack:
 
 @pytest.fixture(scope="module")
 async def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    db_file = tmp_path_factory.mktemp("temporal") / "temporal.db"
-    temporal = start_temporal_dev_server(db_file, port=ANY, ui_port=ANY, search_attributes=SEARCH_ATTRIBUTES)
+    data = tmp_path_factory.mktemp("temporal")
+    db_file = data / "temporal.db"
+    temporal = dev_server(data)
     admin = await fresh_database(pg_server)
     dsn = await app_dsn(pg_server, admin)
     pool = await create_pool(dsn, min_size=2, max_size=10)
