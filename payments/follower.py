@@ -172,7 +172,8 @@ async def following(
     task = asyncio.create_task(run_follower(pool, providers, settings, stop))
     note = (
         f"Refund follower: asks {', '.join(providers.outside)} for the status of their refunds until "
-        f"final (at once, then every {settings.first} doubling up to {settings.cap})"
+        f"final (at once, then after {settings.first.total_seconds():g} s, doubling up to "
+        f"{settings.cap.total_seconds() / 3600:g} h)"
     )
     try:
         yield [note]

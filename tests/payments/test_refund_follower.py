@@ -163,6 +163,19 @@ def test_the_checks_wait_one_minute_doubling_up_to_six_hours() -> None:
             FollowerSettings.from_env({"RETURNS_REFUND_CHECK_SECONDS": bad})
 
 
+async def test_the_worker_follows_nothing_when_every_refund_is_the_ledgers(
+    db: asyncpg.Pool, providers: PaymentProviders
+) -> None:
+    """No provider is asked: the ledger's refunds are final at once, so no follower runs."""
+    async with following(db, PaymentProviders()) as notes:
+        assert notes == []
+    async with following(db, providers, FAST) as notes:
+        assert notes == [
+            "Refund follower: asks mollie for the status of their refunds until final "
+            "(at once, then after 1 s, doubling up to 6 h)"
+        ]
+
+
 async def test_mollie_refunds_end_refunded_and_failed_and_only_the_failed_case_is_flagged(
     returns: ReturnsClient, db: asyncpg.Pool, mollie: FakeMollie, providers: PaymentProviders
 ) -> None:
