@@ -40,6 +40,7 @@ from payload.codec import (
 )
 from payload.converter import data_converter
 from payload.server import CodecServer
+from payments.follower import CHECK_ENV, FollowerSettings, following
 from payments.settings import PaymentConfigError, PaymentProviders
 from policies import DEFAULT_POLICY_FILE
 from portal.settings import SECRET_ENV, ensure_secret_file
@@ -91,6 +92,8 @@ ENV_VARS = {
     "MOLLIE_API_KEY": "Mollie API key (test_... or live_...), needed when an adapter is mollie "
     "(never logged)",
     "MOLLIE_API_BASE": "another Mollie API address; unset: Mollie's",
+    CHECK_ENV: "seconds before the worker asks a provider (stripe, mollie) again for a refund's status "
+    "after its first look (default 60), doubling per look, at most 6 hours apart, until it is final",
     "SMTP_URL": "where customer e-mail goes: smtp://[user:pass@]host[:port][?starttls=true], smtps://... "
     "(implicit TLS), ?cafile=PATH, ?timeout=SECONDS (see mail/settings.py); unset: the embedded mail sink",
     "RETURNS_MAIL": "1 (default): the worker's process relays the outbox over SMTP; 0: it does not "
@@ -376,7 +379,9 @@ async def main(settings: Settings) -> None:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        PaymentProviders.from_env()  # an unknown adapter or a missing key: one line, before anything starts
+        # An unknown adapter, a missing key, a bad check interval: one line, before anything starts.
+        providers = PaymentProviders.from_env()
+        follower_settings = FollowerSettings.from_env()
     except PaymentConfigError as e:
         print(f"worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -384,8 +389,9 @@ async def main(settings: Settings) -> None:
         service(settings) as (client, pool, notes),
         http_api(settings, client, pool, keyring) as url,
         mail_running(client, pool, settings.data_dir) as mail_notes,
+        following(pool, providers, follower_settings) as follower_notes,
     ):
-        notes.extend(mail_notes)
+        notes.extend(mail_notes + follower_notes)
         worker = build_worker(client, pool, settings.policy_file, settings.task_queue, tuning=tuning)
         notes.append(await ensure_retention_schedule(client, retention, settings.task_queue))
         stop = asyncio.Event()

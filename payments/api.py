@@ -27,7 +27,10 @@ OPS = require("ops")
 
 class RefundRow(BaseModel):
     """A refund of the case: the effect's key, what was refunded to which payment, and the
-    provider's record of it (`provider_refund_id` is null for the embedded ledger)."""
+    provider's record of it (`provider_refund_id` is null for the embedded ledger). `status` is
+    the provider's latest answer: the worker asks until it is final (succeeded or refunded;
+    failed or canceled flag the case for ops); `checked_at` is when it last answered (null: not
+    asked since the refund was made)."""
 
     key: str
     amount: Money
@@ -37,6 +40,7 @@ class RefundRow(BaseModel):
     provider_refund_id: str | None
     status: str
     created_at: datetime
+    checked_at: datetime | None
 
 
 class Refunds(BaseModel):

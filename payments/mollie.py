@@ -1,6 +1,7 @@
 """Mollie: refunds a `tr_...` payment (POST /v2/payments/{id}/refunds) with the effect key as
 `Idempotency-Key` and {return_id, effect_key} as metadata; before creating, lists the payment's
 refunds and answers the one with this key, so an answer lost to a crash never refunds twice.
+`refund_status` reads one refund (GET /v2/payments/{id}/refunds/{refund id}) for the follower.
 
 The `mollie-api-python` client is synchronous (requests): each call runs in a thread. Tested against
 the request and response bodies of Mollie's documentation (tests/payments/test_mollie.py), not
@@ -37,6 +38,12 @@ class MollieProvider:
                 self.name, f"payment reference {r.payment_reference!r} is not a Mollie payment (tr_)"
             )
         return await asyncio.to_thread(self._refund, r)
+
+    async def refund_status(self, payment_reference: str, provider_refund_id: str) -> str:
+        return await asyncio.to_thread(self._refund_status, payment_reference, provider_refund_id)
+
+    def _refund_status(self, payment_reference: str, provider_refund_id: str) -> str:
+        return str(self._refunds(payment_reference).get(provider_refund_id)["status"])
 
     def _refunds(self, payment_id: str) -> PaymentRefunds:
         return PaymentRefunds(self._client, _Payment({"resource": "payment", "id": payment_id}, self._client))

@@ -42,6 +42,16 @@ class PaymentProviders:
             raise PaymentConfigError(f"{ENV}: no adapter for payment method {payment_method!r} and no '*='")
         return provider
 
+    def named(self, provider: str) -> PaymentProvider | None:
+        """The configured adapter of that name (a refund row's `provider`), None when no payment
+        method uses it any more."""
+        return next((p for p in self.by_method.values() if p.name == provider), None)
+
+    @property
+    def outside(self) -> list[str]:
+        """The names of the configured adapters that are outside providers (not the ledger)."""
+        return sorted({p.name for p in self.by_method.values() if p.name != "ledger"})
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PaymentProviders:
         env = os.environ if env is None else env

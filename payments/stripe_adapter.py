@@ -4,7 +4,9 @@ Exactly once per effect key, even when an answer is lost (a crash after Stripe c
 before the activity completed): the refund carries metadata {return_id, effect_key}, and before
 creating one the adapter lists that payment's refunds and answers the one with this key. The
 `Idempotency-Key` header (the effect key) covers concurrent retries within Stripe's 24 hours; the
-look-up covers any time after. The async client (httpx) runs in the worker's event loop."""
+look-up covers any time after. The async client (httpx) runs in the worker's event loop.
+
+`refund_status` retrieves the refund (GET /v1/refunds/{id}) for the refund follower."""
 
 from __future__ import annotations
 
@@ -46,6 +48,10 @@ class StripeProvider:
                 raise
             raise PaymentRefused(self.name, e.user_message or str(e)) from None
         return ProviderRefund(provider=self.name, provider_refund_id=found.id, status=str(found.status))
+
+    async def refund_status(self, payment_reference: str, provider_refund_id: str) -> str:
+        found = await self._client.v1.refunds.retrieve_async(provider_refund_id)
+        return str(found.status)
 
     async def _find(self, kind: str, payment: str, key: str) -> stripe.Refund | None:
         """The payment's refund made for this effect key, if an earlier attempt made it."""

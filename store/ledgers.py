@@ -37,11 +37,13 @@ async def record_refund(
     status: str = "succeeded",
 ) -> bool:
     """The refund as the provider made it (payments/). A retry after the provider answered finds
-    the row; a row without the provider's id (the provider's answer came late) gets it."""
+    the row. A provider's refund (one with its id) is due for the refund follower at once
+    (store.refund_checks), which asks the provider until its status is final."""
     return await _insert(
         pool,
         "insert into refunds (idempotency_key, return_id, amount, payment_method,"
-        " payment_reference, provider, provider_refund_id, status) values ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " payment_reference, provider, provider_refund_id, status, next_check_at)"
+        " values ($1, $2, $3, $4, $5, $6, $7, $8, case when $7::text is null then null else now() end)"
         " on conflict (idempotency_key) do nothing returning true",
         idempotency_key,
         return_id,
@@ -66,13 +68,14 @@ class RefundRow:
     provider_refund_id: str | None
     status: str
     created_at: datetime
+    checked_at: datetime | None  # when the provider last answered the follower; None: not asked
 
 
 async def refunds_of(pool: asyncpg.Pool, return_id: str) -> list[RefundRow]:
     """The refunds of a case, oldest first."""
     rows = await pool.fetch(
         "select idempotency_key, amount, payment_method, payment_reference, provider,"
-        " provider_refund_id, status, created_at from refunds where return_id = $1"
+        " provider_refund_id, status, created_at, checked_at from refunds where return_id = $1"
         " order by created_at, idempotency_key",
         return_id,
     )
@@ -86,6 +89,7 @@ async def refunds_of(pool: asyncpg.Pool, return_id: str) -> list[RefundRow]:
             provider_refund_id=r["provider_refund_id"],
             status=r["status"],
             created_at=r["created_at"],
+            checked_at=r["checked_at"],
         )
         for r in rows
     ]

@@ -35,6 +35,7 @@ async def test_refunds_list_the_cases_refund_with_its_provider(
             "provider": "ledger",
         }
         assert (refund["provider_refund_id"], refund["status"]) == (None, "succeeded")
+        assert refund["checked_at"] is None  # the ledger's refund is final at once: never asked
         assert refund["key"] and refund["created_at"]
 
     assert problem(await http.get(f"/v1/returns/{rid}/refunds", headers=auth(keys["warehouse"])), 403)

@@ -7,11 +7,17 @@ Bodies after:
   refund object it answers, status "pending")
 - https://docs.mollie.com/reference/list-refunds (List payment refunds: `_embedded.refunds`,
   `count`, `_links`)
+- https://docs.mollie.com/reference/get-refund (Get payment refund: GET
+  /v2/payments/{paymentId}/refunds/{refundId}, the refund object; its status moves from queued or
+  pending to refunded, or to failed or canceled)
 - https://docs.mollie.com/overview/handling-errors (an error: status, title, detail, field)
 """
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,11 +38,11 @@ PAYMENT = "tr_WDqYK6vllg"
 HAL = "application/hal+json"
 
 
-def refund_object(payment_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def refund_object(payment_id: str, body: dict[str, Any], refund_id: str) -> dict[str, Any]:
     """The refund object of the documentation, with what this request asked."""
     return {
         "resource": "refund",
-        "id": "re_4qqhO89gsT",
+        "id": refund_id,
         "mode": "test",
         "amount": body["amount"],
         "status": "pending",
@@ -46,7 +52,7 @@ def refund_object(payment_id: str, body: dict[str, Any]) -> dict[str, Any]:
         "paymentId": payment_id,
         "_links": {
             "self": {
-                "href": f"https://api.mollie.com/v2/payments/{payment_id}/refunds/re_4qqhO89gsT",
+                "href": f"https://api.mollie.com/v2/payments/{payment_id}/refunds/{refund_id}",
                 "type": HAL,
             },
             "payment": {"href": f"https://api.mollie.com/v2/payments/{payment_id}", "type": HAL},
@@ -62,6 +68,18 @@ class FakeMollie:
     refunds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     refusing: set[str] = field(default_factory=set)  # payments whose refunds answer 422
     down: bool = False  # every answer a 503
+    unreadable: set[str] = field(default_factory=set)  # refunds whose reads answer 503
+    read_delay: float = 0.0  # seconds a read of one refund takes
+    reads: dict[str, list[float]] = field(default_factory=dict)  # refund id: when each read came
+
+    def settle(self, refund_id: str, status: str) -> None:
+        """Mollie moves the refund on (refunded, failed, canceled)."""
+        found = [r for refunds in self.refunds.values() for r in refunds if r["id"] == refund_id]
+        assert found, f"no refund {refund_id}"
+        found[0]["status"] = status
+
+    def read_count(self, refund_id: str) -> int:
+        return len(self.reads.get(refund_id, []))
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -92,6 +110,23 @@ class FakeMollie:
                 media_type=HAL,
             )
 
+        @app.get("/v2/payments/{payment_id}/refunds/{refund_id}")
+        async def get_refund(payment_id: str, refund_id: str, request: Request) -> JSONResponse:
+            self.requests.append(("GET", request.url.path, dict(request.headers), None))
+            self.reads.setdefault(refund_id, []).append(time.monotonic())
+            if self.read_delay:
+                await asyncio.sleep(self.read_delay)
+            if self.down or refund_id in self.unreadable:
+                return JSONResponse({"status": 503, "title": "Service Unavailable", "detail": "down"}, 503)
+            for made in self.refunds.get(payment_id, []):
+                if made["id"] == refund_id:
+                    return JSONResponse(made, media_type=HAL)
+            return JSONResponse(
+                {"status": 404, "title": "Not Found", "detail": f"No refund exists with token {refund_id}."},
+                404,
+                media_type="application/problem+json",
+            )
+
         @app.post("/v2/payments/{payment_id}/refunds")
         async def create_refund(payment_id: str, request: Request) -> JSONResponse:
             body = await request.json()
@@ -113,7 +148,7 @@ class FakeMollie:
                     422,
                     media_type="application/problem+json",
                 )
-            made = refund_object(payment_id, body)
+            made = refund_object(payment_id, body, f"re_{secrets.token_hex(5)}")
             self.refunds.setdefault(payment_id, []).append(made)
             return JSONResponse(made, 201, media_type=HAL)
 
@@ -141,7 +176,8 @@ def refund(payment: str = PAYMENT, amount: str = "39.95") -> Refund:
 async def test_refund_posts_the_documented_body_with_the_idempotency_key(mollie: FakeMollie) -> None:
     r = refund()
     made = await MollieProvider(API_KEY, mollie.url).refund(r)
-    assert made == ProviderRefund(provider="mollie", provider_refund_id="re_4qqhO89gsT", status="pending")
+    [answered] = mollie.refunds[PAYMENT]
+    assert made == ProviderRefund(provider="mollie", provider_refund_id=answered["id"], status="pending")
     (get, get_path, get_headers, _), (post, path, headers, body) = mollie.requests
     assert (get, get_path) == ("GET", f"/v2/payments/{PAYMENT}/refunds")  # looked up first
     assert get_headers["authorization"] == f"Bearer {API_KEY}"
@@ -163,7 +199,7 @@ async def test_a_retry_finds_the_refund_by_its_key_and_creates_none(mollie: Fake
     assert again == first
     assert [m for m, *_ in mollie.requests] == ["GET", "POST", "GET"]
     other = await provider.refund(refund())  # another effect on the same payment is its own
-    assert other.provider_refund_id == "re_4qqhO89gsT"
+    assert other.provider_refund_id != first.provider_refund_id
     assert [m for m, *_ in mollie.requests] == ["GET", "POST", "GET", "GET", "POST"]
 
 
@@ -185,3 +221,17 @@ async def test_mollie_down_is_an_error_to_retry_not_a_refusal(mollie: FakeMollie
     with pytest.raises(Exception) as failed:
         await MollieProvider(API_KEY, mollie.url).refund(refund())
     assert not isinstance(failed.value, PaymentRefused)
+
+
+async def test_refund_status_reads_the_refund_as_mollie_moves_it(mollie: FakeMollie) -> None:
+    provider = MollieProvider(API_KEY, mollie.url)
+    made = await provider.refund(refund())
+    assert made.provider_refund_id is not None
+    assert await provider.refund_status(PAYMENT, made.provider_refund_id) == "pending"
+    mollie.settle(made.provider_refund_id, "refunded")
+    assert await provider.refund_status(PAYMENT, made.provider_refund_id) == "refunded"
+    method, path, headers, _ = mollie.requests[-1]
+    assert (method, path) == ("GET", f"/v2/payments/{PAYMENT}/refunds/{made.provider_refund_id}")
+    assert headers["authorization"] == f"Bearer {API_KEY}"
+    with pytest.raises(Exception, match="No refund exists"):  # an unknown refund: an error, asked again
+        await provider.refund_status(PAYMENT, "re_unknown1")

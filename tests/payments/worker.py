@@ -34,6 +34,9 @@ class DiesAfterProviderRefund:
         die(self._kill_log, f"refund {r.key} at {made.provider} {made.provider_refund_id}")
         return made
 
+    async def refund_status(self, payment_reference: str, provider_refund_id: str) -> str:
+        return await self._inner.refund_status(payment_reference, provider_refund_id)
+
 
 async def main() -> None:
     settings = Settings.from_env()

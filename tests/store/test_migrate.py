@@ -37,6 +37,7 @@ async def test_migrate_twice_applies_nothing_second_time(pg_server: PostgresServ
             "013_payments.sql",
             "014_outbox_delivery.sql",
             "015_ops_overview.sql",
+            "016_refund_status.sql",
         ]
         assert await migrate(conn) == []
         recorded = await conn.fetch("select name from schema_migrations order by name")
@@ -78,5 +79,42 @@ async def test_messages_written_before_the_relay_existed_are_not_sent_weeks_late
         await conn.execute(insert, "return-R-2:1:message:case_opened")
         rows = await conn.fetch("select idempotency_key, state, sent_at from outbox order by seq")
         assert [(r["state"], r["sent_at"]) for r in rows] == [("sent", None), ("queued", None)]
+    finally:
+        await conn.close()
+
+
+async def test_provider_refunds_recorded_before_the_follower_are_followed_unless_they_ended_well(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """016 lets the refund follower ask the providers for a refund's final status: a provider
+    refund recorded before it that was not yet final (or was answered failed) is due at once; one
+    that succeeded and the ledger's own are not followed."""
+    before = tmp_path / "before-016"
+    before.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if path.name < "016":
+            shutil.copy(path, before / path.name)
+    conn = await asyncpg.connect(await _fresh_db(pg_server))
+    try:
+        await migrate(conn, before)
+        for key, provider, refund_id, status in (
+            ("ledger", "ledger", None, "succeeded"),
+            ("stripe-done", "stripe", "re_1", "succeeded"),
+            ("mollie-pending", "mollie", "re_2", "pending"),
+            ("mollie-failed", "mollie", "re_3", "failed"),
+        ):
+            await conn.execute(
+                "insert into refunds (idempotency_key, return_id, amount, payment_method, payment_reference,"
+                " provider, provider_refund_id, status) values ($1, 'R-1', 1, 'ideal', 'tr_1', $2, $3, $4)",
+                key,
+                provider,
+                refund_id,
+                status,
+            )
+        assert await migrate(conn) == [n for n in ALL if n >= "016"]
+        due = await conn.fetch(
+            "select idempotency_key from refunds where next_check_at <= now() order by idempotency_key"
+        )
+        assert [r["idempotency_key"] for r in due] == ["mollie-failed", "mollie-pending"]
     finally:
         await conn.close()
