@@ -88,7 +88,9 @@ def is_sealed(value: object) -> bool:
 @dataclass(frozen=True)
 class _Cached:
     key_id: str
-    dek: bytes | None  # None: the key is gone (erased)
+    # The data key's cipher, made once per cache entry (a new AESGCM sets up its key on first
+    # use: most of opening a small sealed value); it lives as long as the entry, no longer.
+    dek: AESGCM | None  # None: the key is gone (erased)
     until: float
 
 
@@ -237,7 +239,7 @@ class PersonalData:
 
     # -- internals --
 
-    async def _current_key(self, owner: str) -> tuple[str, bytes]:
+    async def _current_key(self, owner: str) -> tuple[str, AESGCM]:
         """The key to seal with now: asked of the database every time (one round trip), never
         from a cache, since an erasure in another process may have condemned the cached one."""
         now = self._clock()
@@ -262,17 +264,17 @@ class PersonalData:
         cached = self._by_key.get(row["key_id"])
         if cached is not None and cached.dek is not None and cached.until > now:
             return row["key_id"], cached.dek
-        dek = self._unwrap(row["key_id"], row["kek_id"], row["wrapped"])
-        self._by_key[row["key_id"]] = _Cached(row["key_id"], dek, now + self._ttl)
-        return row["key_id"], dek
+        cipher = AESGCM(self._unwrap(row["key_id"], row["kek_id"], row["wrapped"]))
+        self._by_key[row["key_id"]] = _Cached(row["key_id"], cipher, now + self._ttl)
+        return row["key_id"], cipher
 
-    async def _dek(self, key_id: str) -> bytes | None:
+    async def _dek(self, key_id: str) -> AESGCM | None:
         now = self._clock()
         cached = self._by_key.get(key_id)
         if cached is not None and cached.until > now:
             return cached.dek
         row = await self._pool.fetchrow("select wrapped, kek_id from data_keys where key_id = $1", key_id)
-        dek = None if row is None else self._unwrap(key_id, row["kek_id"], row["wrapped"])
+        dek = None if row is None else AESGCM(self._unwrap(key_id, row["kek_id"], row["wrapped"]))
         self._by_key[key_id] = _Cached(key_id, dek, now + self._ttl)
         return dek
 
@@ -326,17 +328,17 @@ def _aad(key_id: str, aad: str) -> bytes:
     return f"{key_id}\x00{aad}".encode()
 
 
-def _encrypt(key_id: str, dek: bytes, value: JSON, aad: str) -> dict[str, str]:
+def _encrypt(key_id: str, dek: AESGCM, value: JSON, aad: str) -> dict[str, str]:
     nonce = secrets.token_bytes(_NONCE)
     plain = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
-    ct = AESGCM(dek).encrypt(nonce, plain, _aad(key_id, aad))
+    ct = dek.encrypt(nonce, plain, _aad(key_id, aad))
     return {"key": key_id, "ct": base64.b64encode(nonce + ct).decode()}
 
 
-def _decrypt(key_id: str, dek: bytes, ct_b64: str, aad: str) -> JSON:
+def _decrypt(key_id: str, dek: AESGCM, ct_b64: str, aad: str) -> JSON:
     try:
         raw = base64.b64decode(ct_b64, validate=True)
-        plain = AESGCM(dek).decrypt(raw[:_NONCE], raw[_NONCE:], _aad(key_id, aad))
+        plain = dek.decrypt(raw[:_NONCE], raw[_NONCE:], _aad(key_id, aad))
     except (binascii.Error, InvalidTag):
         raise PersonalDataError(f"a value sealed under {key_id} does not authenticate here") from None
     return json.loads(plain)
