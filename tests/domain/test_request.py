@@ -241,3 +241,17 @@ def test_error_is_one_line() -> None:
     msg = refused(data)
     assert "\n" not in msg
     assert "surprise" in msg and "order.currency" in msg
+
+
+def test_an_amount_reads_the_same_every_time_and_a_refused_one_is_refused_every_time() -> None:
+    """parse_money keeps the Decimal of a short text (the same prices in every event a rebuild
+    reads): a second reading gives the same, a refused text is refused again, and a text too
+    long to keep reads as a short one does."""
+    for amount in ("39.95", " 39.95", " " * 40 + "39.95", "39.95"):
+        data = example()
+        data["order"]["lines"][0]["unit_price"] = amount
+        assert parse_request(data).order.lines[0].unit_price == Decimal("39.95"), repr(amount)
+    for amount in ("39.999", "39.999", " " * 40 + "39.999"):
+        data = example()
+        data["order"]["lines"][0]["unit_price"] = amount
+        assert "order.lines[0].unit_price" in refused(data)

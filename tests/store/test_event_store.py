@@ -279,3 +279,14 @@ async def test_append_once_refuses_ids_recorded_elsewhere_in_the_stream(pool: as
     with pytest.raises(ConcurrencyConflict):
         await store.append_once(s, 4, batch[2:])  # the stream is where expected: the insert refuses
     assert [e.type for e in await store.read_stream(s)] == ["A", "B", "C", "D"]
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\x00"])
+async def test_an_event_holding_a_nul_is_never_stored(pool: asyncpg.Pool, text: str) -> None:
+    """PostgreSQL's jsonb cannot hold NUL: such an append fails whole, so no stored event holds
+    one and reading events back leaves out the NUL check (domain.request.STORED)."""
+    store, s = EventStore(pool), _stream()
+    event = NewEvent(uuid.uuid4(), "Noted", {"type": "Noted", "note": text, "lines": [text]})
+    with pytest.raises(asyncpg.PostgresError, match=r"cannot be converted to text|unsupported Unicode"):
+        await store.append(s, 0, [*_events("Opened"), event])
+    assert await store.read_stream(s) == []
