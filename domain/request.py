@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     StrictInt,
     ValidationError,
     ValidationInfo,
@@ -158,6 +159,14 @@ class ReturnRequest(_Strict):
         if self.requested_at is not None and self.order.delivered_at > self.requested_at:
             raise _error("order.delivered_at", "is after requested_at")
         return self
+
+    # Defined after the checks above, so it wraps them: a request that is already a ReturnRequest
+    # (an event's, handed to the case it opens) passed them when it was made and, frozen, has not
+    # changed; pydantic would run them again for every case a rebuild folds.
+    @model_validator(mode="wrap")
+    @classmethod
+    def _checked_once(cls, data: Any, handler: ModelWrapValidatorHandler[ReturnRequest]) -> ReturnRequest:
+        return data if type(data) is cls else handler(data)
 
     def at(self, opened_at: datetime) -> ReturnRequest:
         """requested_at defaults to the moment the case starts."""

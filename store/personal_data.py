@@ -163,13 +163,14 @@ class PersonalData:
         sealed = data.get(SEALED)
         if sealed is None:
             return dict(data)
-        clear = {k: v for k, v in data.items() if k != SEALED}
         values = await self.open(sealed, aad=_event_aad(event_id))
         if values is None:
-            return clear
+            return {k: v for k, v in data.items() if k != SEALED}
         if not isinstance(values, dict):
             raise PersonalDataError("a sealed event envelope holds no field values")
-        return put_personal(clear, values)
+        opened = put_personal(data, values)  # a copy: the envelope goes from it, not from `data`
+        del opened[SEALED]
+        return opened
 
     # -- keys: erasure and rotation --
 
