@@ -192,6 +192,8 @@ async def rebuild(
                 if len(records) == batch:
                     ahead = asyncio.ensure_future(cursor.fetch(batch))
                     await asyncio.sleep(0)  # it sends its request before the fold holds the loop
+                if personal is not None:  # the batch's data keys in one round trip, not one per customer
+                    await personal.load_event_keys(r["data"] for r in records)
                 for rec in records:
                     if current and current[-1].stream_id != rec["stream_id"]:
                         await close_stream()
