@@ -14,8 +14,9 @@ value cannot be moved to another event or relabelled to another key. Opening one
 deleted (the customer was erased) gives None; a stored event then reads its erased placeholders
 (domain/personal.py).
 
-Unwrapped DEKs are cached for ``ttl`` seconds (60 by default): a process that cached a key
-before an erasure can still open that customer's data until the cache entry expires.
+Unwrapped DEKs are cached for ``ttl`` seconds (60 by default), at most ``CACHED_KEYS`` of them:
+a process that cached a key before an erasure can still open that customer's data until the
+cache entry expires.
 """
 
 from __future__ import annotations
