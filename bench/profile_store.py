@@ -2,6 +2,7 @@
 figures are made of.
 
     python bench/profile_store.py [--appends N] [--events N] [--top N] [--sort cumulative|tottime]
+                                  [--customer-per-case]
 
 Starts an embedded PostgreSQL in a temporary folder, with master keys (personal data sealed as in
 production), then
@@ -9,7 +10,9 @@ production), then
   again under cProfile, with the statements PostgreSQL ran per append (pg_stat_statements is not
   needed: pg_stat_database's xact_commit and tup_* counters);
 - projection: whole cases of tests/event_streams/<latest release> cloned into `events` events,
-  then store.read_model.rebuild timed, then again under cProfile.
+  then store.read_model.rebuild timed, then again under cProfile. The clones keep their
+  template's customer (about 50 customers in all) unless --customer-per-case gives each case a
+  customer of its own, as in production: one data key per case to fetch.
 Prints rates and the top of each profile.
 """
 
@@ -47,14 +50,18 @@ STREAMS = ROOT / "tests" / "event_streams"
 Template = list[tuple[str, str]]
 
 
-def templates() -> list[Template]:
-    """Every stream of the latest recorded release, as (type, data JSON with {RID})."""
+def templates(customer_per_case: bool = False) -> list[Template]:
+    """Every stream of the latest recorded release, as (type, data JSON with {RID}, and with
+    {CID} for its customer's id when each case is to have a customer of its own)."""
     release = sorted(p for p in STREAMS.glob("release-*") if p.is_dir())[-1]
-    out = []
+    out: list[Template] = []
     for f in sorted(release.glob("*.json")):
         rec = json.loads(f.read_text())
-        rid = rec["row"]["return_id"]
-        out.append([(e["type"], json.dumps(e["data"]).replace(rid, "{RID}")) for e in rec["events"]])
+        rid, cid = rec["row"]["return_id"], json.dumps(rec["row"]["customer_id"])
+        out.append([])
+        for e in rec["events"]:
+            text = json.dumps(e["data"]).replace(rid, "{RID}")
+            out[-1].append((e["type"], text.replace(cid, '"{CID}"') if customer_per_case else text))
     return out
 
 
@@ -108,9 +115,15 @@ async def load_cases(store: EventStore, tpls: list[Template], events: int) -> in
         while queue:
             i = queue.pop()
             rid = f"P-{i}"
+            tpl = tpls[i % len(tpls)]
+            cid = f"C-{rid}"  # where the template has "{CID}" (--customer-per-case)
             batch = [
-                NewEvent(event_id=uuid.uuid4(), type=t, data=json.loads(d.replace("{RID}", rid)))
-                for t, d in tpls[i % len(tpls)]
+                NewEvent(
+                    event_id=uuid.uuid4(),
+                    type=t,
+                    data=json.loads(d.replace("{RID}", rid).replace("{CID}", cid)),
+                )
+                for t, d in tpl
             ]
             await store.append(f"return-{rid}", 0, batch)
             written += len(batch)
@@ -148,7 +161,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     rate = await profiled("appends", args.top, args.sort)(appends(store, args.appends))
                     print(f"appends under cProfile: {rate:.0f} events/s")
                 if args.events:
-                    written = await load_cases(store, templates(), args.events)
+                    written = await load_cases(store, templates(args.customer_per_case), args.events)
                     t0, c0 = time.perf_counter(), time.process_time()
                     rows = await rebuild(pool, row_of_stream)
                     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -169,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=3, help="appends and raw commits, in turns")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--customer-per-case", action="store_true", help="a customer (data key) per case")
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     asyncio.run(main_async(parser.parse_args(argv)))
 

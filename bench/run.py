@@ -2,6 +2,7 @@
 
     python bench/run.py            # full run: JSON + table under bench/results/
     python bench/run.py --quick    # smaller, a couple of minutes, nothing written
+    python bench/run.py --projection [--quick]   # only batch appends and the read model's rebuild
 
 Starts the embedded stack (Temporal dev server with a database file, embedded PostgreSQL) in a
 temporary folder, runs bench/baseline.py (bare Temporal workflow of a return's shape,
@@ -812,6 +813,32 @@ async def run(sizes: Sizes) -> dict[str, Any]:
     return result
 
 
+async def run_projection(sizes: Sizes, rounds: int = 3) -> dict[str, Any]:
+    """The batch appends and the rebuild of the full run alone, `rounds` times on fresh
+    databases (the rebuild is Python CPU: on a shared machine one run says little), templates
+    from two real cases as in the full run."""
+    service_keys()
+    async with embedded_stack() as stack:
+        pool = await create_pool(stack.dsn, min_size=2, max_size=4)
+        queue = f"svc-{uuid.uuid4()}"
+        try:
+            async with build_worker(stack.client, pool, DEFAULT_POLICY_FILE, queue):
+                done = await run_cases(ReturnsClient(stack.client, queue), 2, 2)
+        finally:
+            await pool.close()
+        templates, _ = await stream_templates(stack, done.return_ids)
+        runs = [
+            await timed(
+                f"batch + projection {r + 1}",
+                bench_batch_and_projection(stack, templates, sizes.projection_events),
+            )
+            for r in range(rounds)
+        ]
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]} | {
+        "projection_events_per_s_runs": [round(r["projection_events_per_s"]) for r in runs]
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller run, nothing written")
@@ -819,6 +846,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--scale-out", action="store_true", help="only the scale-out curve (bench/scale_out.py)"
     )
     parser.add_argument("--sale-day", action="store_true", help="the sale day instead (bench/sale_day.py)")
+    parser.add_argument(
+        "--projection", action="store_true", help="only batch appends and the rebuild, three times (medians)"
+    )
     parser.add_argument("--returns", type=int, default=5000, help="--sale-day: returns submitted")
     parser.add_argument("--minutes", type=float, default=10.0, help="--sale-day: over this many minutes")
     parser.add_argument("--workers", type=int, default=2, help="--sale-day: worker.py processes")
@@ -838,6 +868,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         else:
             report = asyncio.run(scale_out.main(Sizes.of(args.quick).scale_cases))
         print(json.dumps(report))
+        return
+    if args.projection:
+        print(json.dumps(asyncio.run(run_projection(Sizes.of(args.quick)))))
         return
     result = asyncio.run(run(Sizes.of(args.quick)))
     result["quick"] = args.quick

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from domain import events as ev
 from domain import messages
 from domain.assessment import AssessedItem, Assessment, Quote, guarantee_until, quote
+from domain.effect_registry import Done
 from domain.effects import (
     CustomerMessage,
     Effect,
@@ -175,19 +176,24 @@ def _key(case: ReturnCase, what: str) -> str:
     return f"{case.case_id}:{case.version}:{what}"
 
 
-def _message(case: ReturnCase, template: Template, data: dict[str, Any]) -> CustomerMessage:
+def _message(
+    case: ReturnCase, template: Template, data: Callable[[], dict[str, Any]], done: Collection[str]
+) -> CustomerMessage:
+    """The message effect; its data (most of a fold's work) only when it may be seen pending:
+    not when its key is in `done` (see `fold`)."""
     customer = case.request.order.customer
+    key = _key(case, f"message:{template}")
     return CustomerMessage(
-        key=_key(case, f"message:{template}"),
+        key=key,
         return_id=case.return_id,
         customer_id=customer.id,
         email=customer.email,
         template=template,
-        data={**messages.common(case), **data},
+        data={} if key in done else {**messages.common(case), **data()},
     )
 
 
-def _resolution_effects(case: ReturnCase, e: ev.CaseResolved) -> list[Effect]:
+def _resolution_effects(case: ReturnCase, e: ev.CaseResolved, done: Collection[str]) -> list[Effect]:
     order = case.request.order
     out: list[Effect] = []
     if e.resolution == "refund":
@@ -230,25 +236,25 @@ def _resolution_effects(case: ReturnCase, e: ev.CaseResolved) -> list[Effect]:
         )
     # The repair order went out when it was placed; a repair resolves with nothing to pay.
     messages_before = case.customer_messages or [x for x in case.pending_effects if x.effect == "message"]
-    data = messages.resolved(case, e, first=not messages_before)
-    out.append(_message(case, "case_resolved", data))
+    first = not messages_before
+    out.append(_message(case, "case_resolved", lambda: messages.resolved(case, e, first=first), done))
     return out
 
 
-def _calls_for(case: ReturnCase, e: Event) -> list[Effect]:
+def _calls_for(case: ReturnCase, e: Event, done: Collection[str]) -> list[Effect]:
     """The effects an event calls for, derived from the state right after it."""
     if isinstance(e, ev.CaseAssessed | ev.CaseReassessed) and case.outcome is None and case.needs:
-        return [_message(case, "case_opened", messages.opened(case))]
+        return [_message(case, "case_opened", lambda: messages.opened(case), done)]
     if isinstance(e, ev.CaseRejected):
-        return [_message(case, "case_rejected", messages.rejected(case))]
+        return [_message(case, "case_rejected", lambda: messages.rejected(case), done)]
     if isinstance(e, ev.ReminderDue):
-        return [_message(case, "reminder", messages.reminder(case, e.needs))]
+        return [_message(case, "reminder", lambda: messages.reminder(case, e.needs), done)]
     if isinstance(e, ev.CaseExpired):
-        return [_message(case, "case_expired", messages.expired(case, e.need))]
+        return [_message(case, "case_expired", lambda: messages.expired(case, e.need), done)]
     if isinstance(e, ev.InspectionFailed):
-        return [_message(case, "inspection_failed", messages.inspection_failed(case, e.note))]
+        return [_message(case, "inspection_failed", lambda: messages.inspection_failed(case, e.note), done)]
     if isinstance(e, ev.CaseResolved):
-        return _resolution_effects(case, e)
+        return _resolution_effects(case, e, done)
     if isinstance(e, ev.RepairOrderPlaced):
         order = case.request.order
         return [
@@ -346,8 +352,10 @@ def _apply(case: ReturnCase, e: Event) -> ReturnCase:
     raise AssertionError(f"unhandled event {e.type}")
 
 
-def evolve(case: ReturnCase | None, e: Event) -> ReturnCase:
-    """Apply one event; the effects it calls for join the pending ones, in order."""
+def evolve(case: ReturnCase | None, e: Event, done: Collection[str] = frozenset()) -> ReturnCase:
+    """Apply one event; the effects it calls for join the pending ones, in order. `done`: keys
+    of effects that events still to come record done (`fold`); such a message joins without its
+    data, which nothing reads before its done event takes it out again."""
     if isinstance(e, ev.CaseAssessed):
         if case is not None:
             raise ValueError("case_assessed must be the first event of a case")
@@ -368,13 +376,18 @@ def evolve(case: ReturnCase | None, e: Event) -> ReturnCase:
         if case is None:
             raise ValueError(f"{e.type} before case_assessed")
         case = _apply(case, e)
-    effects = _calls_for(case, e)
+    effects = _calls_for(case, e, done)
     if effects:
         case = case.model_copy(update={"pending_effects": case.pending_effects + tuple(effects)})
     return case
 
 
 def fold(events: Iterable[Event], case: ReturnCase | None = None) -> ReturnCase | None:
+    """The case after `events`: the same as evolving them one by one. A message that a later
+    event of `events` records sent (a stored stream has them all sent) is never seen pending
+    by the caller, so its data is not built (it was most of a rebuild's folding; issue 15)."""
+    events = list(events)
+    done = {e.key for e in events if isinstance(e, Done)}
     for e in events:
-        case = evolve(case, e)
+        case = evolve(case, e, done)
     return case

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from domain.assessment import AcceptKind, Assessment
 from domain.money import Money
 from domain.policy import Policy
-from domain.request import Resolution, ReturnRequest
+from domain.request import STORED, Resolution, ReturnRequest
 from domain.upcasting import UPCASTERS, Upcasters
 
 Need = Literal["photos", "choice", "parcel", "inspection", "repair"]
@@ -232,4 +232,4 @@ def event_to_json(event: Event) -> dict[str, Any]:
 def event_from_json(data: Mapping[str, Any], upcasters: Upcasters = UPCASTERS) -> Event:
     """The one way stored events are read (the fold of a stream, the read model's rebuild, the
     workflow adopting recorded events): any stored version, upcast, as the current model."""
-    return EVENT.validate_python(upcasters.upcast(data))
+    return EVENT.validate_python(upcasters.upcast(data), context=STORED)

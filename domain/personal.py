@@ -70,12 +70,14 @@ def take_personal(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
     for an event's stored data (its "type" picks the paths). Fields absent from the data are
     skipped. The input is not changed."""
     out: dict[str, Any] = dict(data)
+    owned = {id(out)}
     taken: dict[str, Any] = {}
     for pattern in personal_paths(str(data.get("type"))):
         for concrete, parent, key in list(_resolve(out, pattern)):
             value = parent[key]
             taken[concrete] = copy.deepcopy(value)
-            _owned(out, concrete)[key] = erased_value(concrete, value)
+            container, key = _owned(out, concrete, owned)
+            container[key] = erased_value(concrete, value)
     return out, taken
 
 
@@ -83,36 +85,55 @@ def put_personal(data: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str
     """The data with the sealed values put back at their concrete paths (what take_personal took).
     A path that no longer resolves is an error: the envelope does not belong to this data."""
     out: dict[str, Any] = dict(data)
+    owned = {id(out)}
     for concrete, value in values.items():
-        found = list(_resolve(out, concrete))
-        if len(found) != 1:
-            raise ValueError(f"sealed path {concrete!r} is not a field of this {data.get('type')!r} event")
-        _, _, key = found[0]
-        _owned(out, concrete)[key] = copy.deepcopy(value)
+        try:
+            container, key = _owned(out, concrete, owned)
+        except LookupError:
+            raise ValueError(
+                f"sealed path {concrete!r} is not a field of this {data.get('type')!r} event"
+            ) from None
+        # A value put back is the caller's own (strings, the most of them, cannot be shared).
+        container[key] = value if isinstance(value, str) else copy.deepcopy(value)
     return out
 
 
-def _owned(out: dict[str, Any], concrete: str) -> Any:
-    """The container of the field at `concrete` (a path that resolves in `out`), after every
-    container on the way to it was replaced by a shallow copy: setting the field then changes
-    nothing `out` shares with the caller's data. Copying only the path, not the whole event
-    (a deep copy of every event was most of a rebuild's unsealing)."""
+def _owned(out: dict[str, Any], concrete: str, owned: set[int]) -> tuple[Any, Any]:
+    """(container, key) of the field at `concrete` in `out`, after every container on the way to
+    it was replaced by a shallow copy (unless `owned` lists it: copied for an earlier field of
+    the same `out`): setting the field then changes nothing `out` shares with the caller's data.
+    Copying only the path, once, not the whole event (a deep copy of every event was most of a
+    rebuild's unsealing). LookupError when the path does not resolve."""
     node: Any = out
     steps = _steps(concrete)
+    last = len(steps) - 1
     for i, (name, index) in enumerate(steps):
-        last = i == len(steps) - 1
+        if not isinstance(node, dict) or name not in node:
+            raise LookupError(concrete)
         if index is None:
-            if last:
-                return node
-            node[name] = node = _shallow(node[name])
-        else:
-            if index == "*":
-                raise ValueError(f"not a concrete path: {concrete!r}")
-            node[name] = items = _shallow(node[name])
-            if last:
-                return items
-            items[int(index)] = node = _shallow(items[int(index)])
-    return node
+            if i == last:
+                return node, name
+            node[name] = node = _own(node[name], owned)
+            continue
+        if index == "*":
+            raise LookupError(f"not a concrete path: {concrete!r}")
+        n = int(index)
+        items = node[name]
+        if not isinstance(items, list) or n >= len(items):
+            raise LookupError(concrete)
+        node[name] = items = _own(items, owned)
+        if i == last:
+            return items, n
+        items[n] = node = _own(items[n], owned)
+    raise LookupError(concrete)  # no steps: _steps never gives that
+
+
+def _own(value: Any, owned: set[int]) -> Any:
+    if id(value) in owned:
+        return value
+    value = _shallow(value)
+    owned.add(id(value))
+    return value
 
 
 def _shallow(value: Any) -> Any:

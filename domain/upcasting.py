@@ -53,9 +53,9 @@ class Upcasters:
 
     def upcast(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Stored data of any version as the current version's fields (without the version key)."""
-        fields = {k: v for k, v in data.items() if k != VERSION_KEY}
+        fields = dict(data)
+        version = fields.pop(VERSION_KEY, 1)
         event_type = str(fields.get("type"))
-        version = data.get(VERSION_KEY, 1)
         current = self.current(event_type)
         if type(version) is not int or not 1 <= version <= current:
             raise UnknownSchemaVersion(

@@ -14,8 +14,9 @@ value cannot be moved to another event or relabelled to another key. Opening one
 deleted (the customer was erased) gives None; a stored event then reads its erased placeholders
 (domain/personal.py).
 
-Unwrapped DEKs are cached for ``ttl`` seconds (60 by default): a process that cached a key
-before an erasure can still open that customer's data until the cache entry expires.
+Unwrapped DEKs are cached for ``ttl`` seconds (60 by default), at most ``CACHED_KEYS`` of them:
+a process that cached a key before an erasure can still open that customer's data until the
+cache entry expires.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import secrets
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -36,6 +37,7 @@ from typing import Any, TypeAlias
 import asyncpg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic_core import from_json
 
 from domain.personal import put_personal, take_personal
 from payload.codec import CodecError, Keyring, data_dir, ensure_keyring_file
@@ -88,8 +90,15 @@ def is_sealed(value: object) -> bool:
 @dataclass(frozen=True)
 class _Cached:
     key_id: str
-    dek: bytes | None  # None: the key is gone (erased)
+    # The data key's cipher, made once per cache entry (a new AESGCM sets up its key on first
+    # use: most of opening a small sealed value); it lives as long as the entry, no longer.
+    dek: AESGCM | None  # None: the key is gone (erased)
     until: float
+
+
+# Data keys a cipher keeps, the oldest cached dropped first: an AESGCM holds about 2.4 KB, and a
+# long-running worker meets ever more customers. A rebuild's batch of events fits.
+CACHED_KEYS = 8192
 
 
 # --- the cipher ---
@@ -138,6 +147,27 @@ class PersonalData:
             return None
         return _decrypt(str(sealed["key"]), dek, str(sealed["ct"]), aad)
 
+    async def load_keys(self, key_ids: Iterable[str]) -> None:
+        """The data keys of many sealed values, those not cached asked of the database in one
+        round trip and cached as opening one would (a key not found as erased): a rebuild opens
+        the events of thousands of customers, and a round trip per customer was half its time."""
+        now = self._clock()
+        wanted = [k for k in dict.fromkeys(key_ids) if (c := self._by_key.get(k)) is None or c.until <= now]
+        if not wanted:
+            return
+        rows = await self._pool.fetch(
+            "select key_id, wrapped, kek_id from data_keys where key_id = any($1::text[])", wanted
+        )
+        found = {r["key_id"]: r for r in rows}
+        for key_id in wanted:
+            r = found.get(key_id)
+            dek = None if r is None else AESGCM(self._unwrap(key_id, r["kek_id"], r["wrapped"]))
+            self._cache(key_id, dek, now + self._ttl)
+
+    async def load_event_keys(self, data: Iterable[Mapping[str, Any]]) -> None:
+        """load_keys for the sealed envelopes of stored events' data."""
+        await self.load_keys(str(d[SEALED]["key"]) for d in data if is_sealed(d.get(SEALED)))
+
     # -- stored events --
 
     async def seal_event(
@@ -161,13 +191,14 @@ class PersonalData:
         sealed = data.get(SEALED)
         if sealed is None:
             return dict(data)
-        clear = {k: v for k, v in data.items() if k != SEALED}
         values = await self.open(sealed, aad=_event_aad(event_id))
         if values is None:
-            return clear
+            return {k: v for k, v in data.items() if k != SEALED}
         if not isinstance(values, dict):
             raise PersonalDataError("a sealed event envelope holds no field values")
-        return put_personal(clear, values)
+        opened = put_personal(data, values)  # a copy: the envelope goes from it, not from `data`
+        del opened[SEALED]
+        return opened
 
     # -- keys: erasure and rotation --
 
@@ -237,7 +268,7 @@ class PersonalData:
 
     # -- internals --
 
-    async def _current_key(self, owner: str) -> tuple[str, bytes]:
+    async def _current_key(self, owner: str) -> tuple[str, AESGCM]:
         """The key to seal with now: asked of the database every time (one round trip), never
         from a cache, since an erasure in another process may have condemned the cached one."""
         now = self._clock()
@@ -262,19 +293,25 @@ class PersonalData:
         cached = self._by_key.get(row["key_id"])
         if cached is not None and cached.dek is not None and cached.until > now:
             return row["key_id"], cached.dek
-        dek = self._unwrap(row["key_id"], row["kek_id"], row["wrapped"])
-        self._by_key[row["key_id"]] = _Cached(row["key_id"], dek, now + self._ttl)
-        return row["key_id"], dek
+        cipher = AESGCM(self._unwrap(row["key_id"], row["kek_id"], row["wrapped"]))
+        self._cache(row["key_id"], cipher, now + self._ttl)
+        return row["key_id"], cipher
 
-    async def _dek(self, key_id: str) -> bytes | None:
+    async def _dek(self, key_id: str) -> AESGCM | None:
         now = self._clock()
         cached = self._by_key.get(key_id)
         if cached is not None and cached.until > now:
             return cached.dek
         row = await self._pool.fetchrow("select wrapped, kek_id from data_keys where key_id = $1", key_id)
-        dek = None if row is None else self._unwrap(key_id, row["kek_id"], row["wrapped"])
-        self._by_key[key_id] = _Cached(key_id, dek, now + self._ttl)
+        dek = None if row is None else AESGCM(self._unwrap(key_id, row["kek_id"], row["wrapped"]))
+        self._cache(key_id, dek, now + self._ttl)
         return dek
+
+    def _cache(self, key_id: str, dek: AESGCM | None, until: float) -> None:
+        self._by_key.pop(key_id, None)  # to the end: the oldest cached goes first
+        self._by_key[key_id] = _Cached(key_id, dek, until)
+        while len(self._by_key) > CACHED_KEYS:
+            del self._by_key[next(iter(self._by_key))]
 
     def _unwrap(self, key_id: str, kek_id: str, wrapped: bytes) -> bytes:
         kek = dict(self._keyring.keys).get(kek_id)
@@ -326,20 +363,20 @@ def _aad(key_id: str, aad: str) -> bytes:
     return f"{key_id}\x00{aad}".encode()
 
 
-def _encrypt(key_id: str, dek: bytes, value: JSON, aad: str) -> dict[str, str]:
+def _encrypt(key_id: str, dek: AESGCM, value: JSON, aad: str) -> dict[str, str]:
     nonce = secrets.token_bytes(_NONCE)
     plain = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
-    ct = AESGCM(dek).encrypt(nonce, plain, _aad(key_id, aad))
+    ct = dek.encrypt(nonce, plain, _aad(key_id, aad))
     return {"key": key_id, "ct": base64.b64encode(nonce + ct).decode()}
 
 
-def _decrypt(key_id: str, dek: bytes, ct_b64: str, aad: str) -> JSON:
+def _decrypt(key_id: str, dek: AESGCM, ct_b64: str, aad: str) -> JSON:
     try:
         raw = base64.b64decode(ct_b64, validate=True)
-        plain = AESGCM(dek).decrypt(raw[:_NONCE], raw[_NONCE:], _aad(key_id, aad))
+        plain = dek.decrypt(raw[:_NONCE], raw[_NONCE:], _aad(key_id, aad))
     except (binascii.Error, InvalidTag):
         raise PersonalDataError(f"a value sealed under {key_id} does not authenticate here") from None
-    return json.loads(plain)
+    return from_json(plain)  # as json.loads, in a third of the time (bytes: no encoding sniffing)
 
 
 async def vacuum_keys(pool: asyncpg.Pool) -> None:

@@ -5,6 +5,7 @@ append's `Rider` (case_rider), and a rebuild folds the stored streams."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -167,8 +168,6 @@ async def rebuild(
                 if row is not None:
                     pending.append(case_values(_as_erased(row, erased)))
                 current.clear()
-            if len(pending) >= batch:
-                await flush()
 
         await conn.execute("truncate return_cases")
         erased = {
@@ -177,17 +176,35 @@ async def rebuild(
                 "select customer_id, pseudonym, erased_at from erased_customers where pseudonym is not null"
             )
         }
-        # Server-side cursor: memory stays bounded by one stream plus a batch.
-        async for rec in conn.cursor(
+        # Server-side cursor, a batch at a time: memory stays bounded by two batches of events
+        # and of rows. The next batch is asked for before this one is folded, so PostgreSQL
+        # reads and sends it meanwhile; rows are copied in between, when the connection is free.
+        cursor = await conn.cursor(
             "select * from events where not starts_with(stream_id, $1) order by stream_id, stream_version",
             CUSTOMER_STREAM_PREFIX,
-            prefetch=batch,
-        ):
-            if current and current[-1].stream_id != rec["stream_id"]:
-                await close_stream()
-            current.append(record_to_event(rec))
-        await close_stream()
-        await flush()
+        )
+        ahead: asyncio.Future[list[asyncpg.Record]] = asyncio.ensure_future(cursor.fetch(batch))
+        try:
+            while True:
+                records = await ahead
+                if len(pending) >= batch:
+                    await flush()
+                if len(records) == batch:
+                    ahead = asyncio.ensure_future(cursor.fetch(batch))
+                    await asyncio.sleep(0)  # it sends its request before the fold holds the loop
+                if personal is not None:  # the batch's data keys in one round trip, not one per customer
+                    await personal.load_event_keys(r["data"] for r in records)
+                for rec in records:
+                    if current and current[-1].stream_id != rec["stream_id"]:
+                        await close_stream()
+                    current.append(record_to_event(rec))
+                if len(records) < batch:
+                    break
+            await close_stream()
+            await flush()
+        finally:
+            # A fold that failed leaves the read ahead to finish before the rollback.
+            await asyncio.gather(ahead, return_exceptions=True)
     return written
 
 

@@ -6,8 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from domain.request import InvalidRequest, parse_request
+from domain.request import InvalidRequest, ReturnRequest, parse_request
 from tests.domain.helpers import example, item, line, request
 
 
@@ -241,3 +242,28 @@ def test_error_is_one_line() -> None:
     msg = refused(data)
     assert "\n" not in msg
     assert "surprise" in msg and "order.currency" in msg
+
+
+def test_an_amount_reads_the_same_every_time_and_a_refused_one_is_refused_every_time() -> None:
+    """parse_money keeps the Decimal of a short text (the same prices in every event a rebuild
+    reads): a second reading gives the same, a refused text is refused again, and a text too
+    long to keep reads as a short one does."""
+    for amount in ("39.95", " 39.95", " " * 40 + "39.95", "39.95"):
+        data = example()
+        data["order"]["lines"][0]["unit_price"] = amount
+        assert parse_request(data).order.lines[0].unit_price == Decimal("39.95"), repr(amount)
+    for amount in ("39.999", "39.999", " " * 40 + "39.999"):
+        data = example()
+        data["order"]["lines"][0]["unit_price"] = amount
+        assert "order.lines[0].unit_price" in refused(data)
+
+
+def test_a_request_is_checked_once_when_it_is_made_not_again_where_it_is_nested() -> None:
+    """A ReturnRequest is frozen: nested in an event or a case it is taken as it is (pydantic
+    re-ran its checks for every case a rebuild folds); the same data as a dict is checked."""
+    req = parse_request(example())
+    assert ReturnRequest.model_validate(req) is req
+    broken = req.model_copy(update={"items": []})  # model_copy checks nothing: only to show it
+    assert ReturnRequest.model_validate(broken) is broken
+    with pytest.raises(ValidationError, match="items: must list at least one item"):
+        ReturnRequest.model_validate(broken.model_dump())

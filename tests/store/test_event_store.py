@@ -184,6 +184,29 @@ async def test_rebuild_with_trivial_fold(pool: asyncpg.Pool) -> None:
     assert await pool.fetchval("select count(*) from return_cases") == len(streams)
 
 
+async def test_a_rebuild_whose_fold_fails_changes_nothing_and_says_why(pool: asyncpg.Pool) -> None:
+    """The fold fails while the next batch is being read ahead: the fold's error comes out,
+    not the connection's, and the transaction leaves the read model as it was."""
+    store = EventStore(pool)
+    tag = uuid.uuid4().hex[:8]
+    for i in range(6):
+        await store.append(f"rb-{tag}-{i}", 0, _events("E0", "E1"))
+    async with pool.acquire() as conn:
+        await upsert_case(conn, _case(f"rb-{tag}-kept", 1))
+    before = await pool.fetchval("select count(*) from return_cases")
+
+    def fold(events: list[StoredEvent]) -> CaseRow | None:
+        if events[0].stream_id == f"rb-{tag}-3":
+            raise RuntimeError("this stream does not fold")
+        return None
+
+    with pytest.raises(RuntimeError, match="this stream does not fold"):
+        await rebuild(pool, fold, batch=3)
+    assert await get_case(pool, f"rb-{tag}-kept") is not None
+    assert await pool.fetchval("select count(*) from return_cases") == before
+    assert await rebuild(pool, lambda events: None) == 0  # the connection went back usable
+
+
 async def test_append_once_answers_a_decided_again_batch_with_the_recorded_one(pool: asyncpg.Pool) -> None:
     """A workflow task retried after its append committed decides again: same event ids, a later
     `at`, maybe other events. The store keeps and returns the first batch, writes nothing, and
@@ -279,3 +302,14 @@ async def test_append_once_refuses_ids_recorded_elsewhere_in_the_stream(pool: as
     with pytest.raises(ConcurrencyConflict):
         await store.append_once(s, 4, batch[2:])  # the stream is where expected: the insert refuses
     assert [e.type for e in await store.read_stream(s)] == ["A", "B", "C", "D"]
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\x00"])
+async def test_an_event_holding_a_nul_is_never_stored(pool: asyncpg.Pool, text: str) -> None:
+    """PostgreSQL's jsonb cannot hold NUL: such an append fails whole, so no stored event holds
+    one and reading events back leaves out the NUL check (domain.request.STORED)."""
+    store, s = EventStore(pool), _stream()
+    event = NewEvent(uuid.uuid4(), "Noted", {"type": "Noted", "note": text, "lines": [text]})
+    with pytest.raises(asyncpg.PostgresError, match=r"cannot be converted to text|unsupported Unicode"):
+        await store.append(s, 0, [*_events("Opened"), event])
+    assert await store.read_stream(s) == []

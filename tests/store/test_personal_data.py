@@ -268,3 +268,61 @@ async def test_a_customer_back_during_their_erasure_gets_a_key_the_erasure_does_
         assert await pd.keys_of(conn, c) == [f"{c}/2"]
     assert await pd.open(old) is None
     assert await PersonalData(KEYS, app_pool).open(new) == "new case, opened during the erasure"
+
+
+class _CountingPool:
+    """The database, counting the round trips a cipher makes to it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool, self.calls = pool, 0
+
+    async def fetch(self, *args: Any) -> Any:
+        self.calls += 1
+        return await self.pool.fetch(*args)
+
+    async def fetchrow(self, *args: Any) -> asyncpg.Record | None:
+        self.calls += 1
+        return await self.pool.fetchrow(*args)
+
+
+async def test_a_batch_of_events_gets_its_data_keys_in_one_round_trip(app_pool: asyncpg.Pool) -> None:
+    """The rebuild reads thousands of customers' events: their keys come in one round trip per
+    batch, not one per customer; an erased customer's events read erased all the same."""
+    writer = PersonalData(KEYS, app_pool)
+    customers = [_customer() for _ in range(5)]
+    ids = [uuid.uuid4() for _ in customers]
+    stored = [
+        await writer.seal_event(c, _assessed(c), event_id=i) for c, i in zip(customers, ids, strict=True)
+    ]
+    await _tombstone(app_pool, customers[0])
+    async with app_pool.acquire() as conn:
+        assert await writer.forget(conn, customers[0]) == 1
+    db = _CountingPool(app_pool)
+    reader = PersonalData(KEYS, db)
+    await reader.load_event_keys([*stored, {"type": "refund_issued", "key": "k"}])
+    assert db.calls == 1
+    opened = [await reader.unseal_event(s, event_id=i) for s, i in zip(stored, ids, strict=True)]
+    await reader.load_event_keys(stored)  # all cached (the erased one as erased): not asked again
+    assert db.calls == 1
+    assert opened[1:] == [_assessed(c) for c in customers[1:]]
+    assert opened[0]["request"]["order"]["customer"]["email"] == ERASED_EMAIL
+
+
+async def test_a_cipher_keeps_a_bounded_number_of_data_keys(
+    app_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data key's cipher holds about 2.4 KB: a worker that meets ever more customers keeps the
+    last CACHED_KEYS, and asks the database again for an older one."""
+    monkeypatch.setattr("store.personal_data.CACHED_KEYS", 2)
+    writer = PersonalData(KEYS, app_pool)
+    customers = [_customer() for _ in range(3)]
+    sealed = [await writer.seal(c, {"name": c}) for c in customers]
+    db = _CountingPool(app_pool)
+    reader = PersonalData(KEYS, db)
+    for s, c in zip(sealed, customers, strict=True):
+        assert await reader.open(s) == {"name": c}
+    assert db.calls == 3
+    assert await reader.open(sealed[2]) == {"name": customers[2]}  # kept
+    assert db.calls == 3
+    assert await reader.open(sealed[0]) == {"name": customers[0]}  # dropped, asked again
+    assert db.calls == 4

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import typing
 import uuid
+from collections.abc import Collection
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -146,8 +147,8 @@ async def test_an_unmapped_effect_fails_the_workflow_task_and_is_not_recorded_do
     carried out or recorded."""
     calls_for = domain.case._calls_for
 
-    def with_voucher(case: ReturnCase, e: ev.Event) -> list[Effect]:
-        effects = calls_for(case, e)
+    def with_voucher(case: ReturnCase, e: ev.Event, done: Collection[str]) -> list[Effect]:
+        effects = calls_for(case, e, done)
         if isinstance(e, ev.CaseAssessed):
             voucher = Voucher(key=f"{case.case_id}:{case.version}:voucher", return_id=case.return_id)
             effects.insert(0, voucher)  # type: ignore[arg-type]
