@@ -66,6 +66,11 @@ MESSAGE_OUTBOX = "message-outbox"
 # TemporalChangeVersion search attribute (the SDK's core adds one per patch): five of each in a
 # case's first task. A history without it asks for each earlier patch as it did.
 SEARCH_ATTRIBUTES_PER_TASK = "search-attributes-per-task"
+# Issue 15: an effect's first attempt is a local activity, inside the workflow task that decided
+# it, so a refund or credit that succeeds at once costs no activity task and no workflow task
+# for its completion (the bare workflow's shape). One that fails goes on as a regular activity,
+# retried for days as before; its key keeps it once whichever attempt lands.
+EFFECTS_LOCAL_FIRST = "effects-local-first"
 EVENT_IDS = uuid.UUID("6f1d2c8e-3b7a-5e41-9c0d-8a2f4b6e1d37")
 
 
@@ -309,7 +314,7 @@ class ReturnCaseWorkflow:
         workflow.set_current_details(case_details(case, failing, self._refused))
         if _patched(OPS_VISIBILITY):
             attrs = search_attribute_updates(summarize(case), bool(attention_reasons(case, failing)))
-            if workflow.patched(SEARCH_ATTRIBUTES_PER_TASK):
+            if _patched(SEARCH_ATTRIBUTES_PER_TASK):
                 self._pending_attributes = attrs  # upserted where the task ends (_upsert_pending)
             elif attrs != self._search_attributes:  # one upsert per change, not per event
                 workflow.upsert_search_attributes(attrs)
@@ -331,6 +336,16 @@ class ReturnCaseWorkflow:
         if not _patched(OPS_VISIBILITY):
             await self._run_effect(effect, EFFECT_RETRY)
             return
+        if _patched(EFFECTS_LOCAL_FIRST):
+            try:
+                await self._run_effect_locally(effect)
+                return
+            # A local activity's failure may arrive unwrapped: the ApplicationError itself.
+            except (ActivityError, ApplicationError) as e:
+                refusal = _refusal(e)
+                if refusal is not None:
+                    await self._wait_for_ops(effect, refusal)
+                # else the regular activity below tries again, and flags the case if it keeps failing
         retry = EFFECT_FIRST_TRY
         while True:
             try:
@@ -386,17 +401,38 @@ class ReturnCaseWorkflow:
             summary=r.summary,
         )
 
+    async def _run_effect_locally(self, effect: Effect) -> None:
+        """One attempt inside this workflow task (no activity task, no task for its result)."""
+        r = route(effect)
+        await workflow.execute_local_activity(
+            r.activity,
+            effect,
+            result_type=bool,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_attempts=1),
+            summary=r.summary,
+        )
+
+
+# Newest first: a run recorded with a patch of this list never asks for the ones after it.
+_STANDING_FOR_EARLIER = (EFFECTS_LOCAL_FIRST, SEARCH_ATTRIBUTES_PER_TASK)
+
 
 def _patched(patch_id: str) -> bool:
-    """workflow.patched for a patch from before SEARCH_ATTRIBUTES_PER_TASK: true in a run with
-    that one, which never asks for the earlier ones (one marker and one TemporalChangeVersion
-    upsert instead of one per patch); otherwise the patch's own answer, as recorded."""
-    return workflow.patched(SEARCH_ATTRIBUTES_PER_TASK) or workflow.patched(patch_id)
+    """workflow.patched, asking the newest patch first: true in a run recorded with it, which never
+    asks for the earlier ones (one marker and one TemporalChangeVersion upsert a run instead of
+    one per patch); otherwise the answer of the newest patch such a run has, or the patch's own."""
+    for newer in _STANDING_FOR_EARLIER:
+        if workflow.patched(newer):
+            return True
+        if newer == patch_id:
+            return False
+    return workflow.patched(patch_id)
 
 
-def _refusal(e: ActivityError) -> str | None:
+def _refusal(e: ActivityError | ApplicationError) -> str | None:
     """The provider's message when the activity failed because the provider refused the effect."""
-    cause = e.cause
+    cause = e.cause if isinstance(e, ActivityError) else e
     if isinstance(cause, ApplicationError) and cause.type == PAYMENT_REFUSED:
         return cause.message
     return None

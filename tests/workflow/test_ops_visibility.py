@@ -226,6 +226,9 @@ async def test_failing_effect_flags_the_case_until_it_succeeds(
         assert "effect failing" not in await details(rc, rid)
         assert effects.attempts > 4
         assert await ledger_count(session_pool, "refunds", rid) == 1
+        # The local first attempt failed; regular activities took over: four tries, then the
+        # one that retries until the provider is back (the case flagged meanwhile).
+        assert scheduled_activities(await handle(rc, rid).fetch_history()) == ["refund", "refund"]
         await assert_consistent(rc, session_pool, rid)
 
 
@@ -263,3 +266,26 @@ async def test_a_workflow_task_upserts_search_attributes_at_most_once(returns: R
     assert max(ours) == 1 and sum(ours) >= 2, counts  # opened; resolved with the refund pending
     assert sum(c[1] for c in counts) == 1, counts
     assert (await attributes(returns, rid))["ReturnStatus"] == "resolved"
+
+
+def scheduled_activities(history: WorkflowHistory) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+async def test_an_effect_that_succeeds_at_once_runs_inside_the_workflow_task(
+    returns: ReturnsClient, session_pool: asyncpg.Pool
+) -> None:
+    """Patch effects-local-first: the refund's first attempt is a local activity (a marker in the
+    history), so the case schedules no activity task; the refund happens once all the same."""
+    req = toner()
+    rid = req["return_id"]
+    await returns.submit(req)
+    await returns.submit_photos(rid, "L1", ["printer-error.jpg"])
+    await handle(returns, rid).result()
+    history = await handle(returns, rid).fetch_history()
+    assert scheduled_activities(history) == []
+    assert await ledger_count(session_pool, "refunds", rid) == 1
