@@ -34,6 +34,8 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from activities.event_store import EventStoreActivities
+from activities.policy import PolicyActivities
 from payload.converter import data_converter
 from policies import DEFAULT_POLICY_FILE
 from returns_client import ReturnsClient
@@ -136,6 +138,18 @@ async def check(
 
 
 # --- what a history exercises --------------------------------------------------------------
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the SDK core's marker of a local activity's result
+# The workflow's own local activities (its policy and its appends), not effects it carries out.
+_BOOKKEEPING = frozenset(
+    f.__name__
+    for f in (
+        PolicyActivities.load_policy,
+        EventStoreActivities.append_events,
+        EventStoreActivities.append_events_once,
+    )
+)
+
+
 @dataclass
 class Coverage:
     """The paths of the contract a history went through, read from the history itself."""
@@ -145,7 +159,7 @@ class Coverage:
     overrides: set[str] = field(default_factory=set)  # accepted override types
     signals: set[str] = field(default_factory=set)
     timers: set[str] = field(default_factory=set)  # fired timers, by summary without the time
-    activities: set[str] = field(default_factory=set)
+    activities: set[str] = field(default_factory=set)  # effects, as regular or local activities
     messages: set[str] = field(default_factory=set)  # send_message templates, views' messages
 
     def __ior__(self, other: Coverage) -> Coverage:
@@ -183,6 +197,13 @@ async def coverage(history: WorkflowHistory) -> Coverage:
         elif event.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
             started = event.timer_fired_event_attributes.started_event_id
             cov.timers.add(timer_summaries.get(started, "timer without summary"))
+        elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            # From effects-local-first on, an effect's first attempt is a local activity: its marker.
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == LOCAL_ACTIVITY_MARKER:
+                (data,) = await decoded(marker.details["data"].payloads)
+                if data["activity_type"] not in _BOOKKEEPING:
+                    cov.activities.add(data["activity_type"])
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes
             cov.activities.add(attrs.activity_type.name)
