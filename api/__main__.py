@@ -131,7 +131,11 @@ def main(argv: list[str]) -> int:
 
 
 def cli() -> None:
-    raise SystemExit(main(sys.argv[1:]))
+    # run_cli: the Temporal client's runtime threads can abort the interpreter at exit (seen as
+    # SIGABRT after `customers erase` had printed its answer); the exit code must be main's.
+    from stack.runtime import run_cli
+
+    run_cli(main)
 
 
 if __name__ == "__main__":

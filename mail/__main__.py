@@ -63,4 +63,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from stack.runtime import run_cli
+
+    run_cli(main)  # the exit code is main's, whatever the Temporal runtime's threads do at exit
