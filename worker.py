@@ -443,6 +443,12 @@ def cli() -> None:
     except StartupFailed as e:
         print(f"worker: {e}; set RETURNS_API_PORT (0 picks a free port, off: no HTTP API)", file=sys.stderr)
         raise SystemExit(2) from None
+    # Stopped cleanly: skip the interpreter's teardown, which the Temporal runtime's threads can
+    # crash (temporalio/sdk-python#300), so a process manager sees 0 (as stack.runtime.run_cli).
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
