@@ -67,6 +67,8 @@ ENV_VARS = {
     "RETURNS_POLICY": "policy file (default: policies/default.json)",
     "RETURNS_TASK_QUEUE": "task queue (default: returns)",
     "RETURNS_DATA_DIR": "where the embedded stack keeps its data (default: .data)",
+    "RETURNS_TEMPORAL_PORT": "the embedded dev server's port (default 7233, or one the OS picks when "
+    "taken; 0: always one the OS picks, its Web UI's too)",
     "RETURNS_METRICS_PORT": "port for Prometheus metrics on /metrics; unset: no metrics endpoint",
     "DATABASE_ADMIN_URL": "PostgreSQL DSN that runs the migrations (owner); unset: DATABASE_URL does",
     "RETURNS_CODEC_KEYS": "payload encryption keys, keyid:base64key,... (32 bytes); the first encrypts; "
@@ -168,6 +170,7 @@ class Settings:
     codec_token: str | None = None
     api_host: str = "127.0.0.1"
     api_port: int | None = 8000  # None: no HTTP API beside the worker
+    temporal_port: int | None = None  # the embedded dev server's: None prefers 7233, 0 any
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -184,7 +187,17 @@ class Settings:
             codec_token=env.get("RETURNS_CODEC_TOKEN") or None,
             api_host=env.get("RETURNS_API_HOST") or "127.0.0.1",
             api_port=_api_port(env.get("RETURNS_API_PORT")),
+            temporal_port=_port("RETURNS_TEMPORAL_PORT", env.get("RETURNS_TEMPORAL_PORT")),
         )
+
+
+def _port(name: str, value: str | None) -> int | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a port number") from None
 
 
 def _api_port(value: str | None) -> int | None:
@@ -298,7 +311,7 @@ def build_worker(
 @contextlib.asynccontextmanager
 async def service(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Pool, list[str]]]:
     """Connect to (or start) Temporal and PostgreSQL; yields client, pool and lines to print."""
-    from stack.embedded import start_postgres, start_temporal_dev_server
+    from stack.embedded import ANY, start_postgres, start_temporal_dev_server
 
     notes: list[str] = []
     stops: list[Callable[[], None]] = []
@@ -312,6 +325,9 @@ async def service(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Poo
             stops.append(codec.stop)
             temporal = start_temporal_dev_server(
                 settings.data_dir / "temporal.db",
+                # Several services on one machine (tests run side by side): RETURNS_TEMPORAL_PORT=0.
+                port=settings.temporal_port,
+                ui_port=ANY if settings.temporal_port == ANY else None,
                 search_attributes=SEARCH_ATTRIBUTES,
                 log_file=settings.data_dir / "temporal.log",
                 ui_codec_endpoint=codec.endpoint,

@@ -41,6 +41,7 @@ async def test_worker_py_serves_the_api_and_stops_with_it(tmp_path: Path) -> Non
         },
         "RETURNS_DATA_DIR": str(tmp_path / "data"),
         "RETURNS_API_PORT": "0",
+        "RETURNS_TEMPORAL_PORT": "0",  # beside other tests' servers: one the OS picks
     }
     log = tmp_path / "worker.log"
     with log.open("wb") as out:

@@ -83,6 +83,7 @@ async def test_the_seeds_toner_and_laptop_reach_the_customer_and_the_provider(
         **{k: v for k, v in os.environ.items() if k not in ("TEMPORAL_ADDRESS", "DATABASE_URL", "SMTP_URL")},
         "RETURNS_DATA_DIR": str(data_dir),
         "RETURNS_API_PORT": "0",
+        "RETURNS_TEMPORAL_PORT": "0",  # beside other tests' servers: one the OS picks
         "RETURNS_PAYMENT_PROVIDERS": "ideal=stripe,creditcard=stripe",
         "STRIPE_API_KEY": KEY,
         "STRIPE_API_BASE": localstripe.base,
