@@ -322,7 +322,8 @@ async def test_the_embedded_stack_runs_as_the_restricted_role_with_a_guarded_cod
     tmp_path: Path,
 ) -> None:
     settings = Settings(**{**vars(Settings.from_env()), "temporal_address": None, "database_url": None,
-                           "database_admin_url": None, "data_dir": tmp_path})  # fmt: skip
+                           "database_admin_url": None, "data_dir": tmp_path,
+                           "temporal_port": 0})  # fmt: skip
     async with service(settings) as (_client, pool, notes):
         assert await pool.fetchval("select current_user") == "returns_worker"
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
