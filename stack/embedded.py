@@ -19,8 +19,10 @@ import warnings
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -224,7 +226,13 @@ async def _wait(address: str, timeout: float, proc: subprocess.Popen[bytes] | No
             raise _PortTaken(f"temporal dev server exited with code {proc.returncode}")
         try:
             # Client.connect retries internally; bound each attempt so we re-check the process.
-            await asyncio.wait_for(Client.connect(address), timeout=2)
+            client = await asyncio.wait_for(Client.connect(address), timeout=2)
+            if proc is not None:
+                # Our dev server: its frontend answers before its namespace is loaded, and a call
+                # then is refused "Namespace default is not found" (a fault test's restart).
+                await client.workflow_service.describe_namespace(
+                    DescribeNamespaceRequest(namespace="default"), timeout=timedelta(seconds=2)
+                )
             return
         except Exception as err:  # connection refused / not ready yet
             last_error = err
