@@ -36,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
 LOCAL = timedelta(seconds=10)
 # Outside systems may be down for long; effects retry until they succeed, never twice (keys).
 EFFECT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+# One attempt of an effect, local or regular (a provider call; the adapters' own timeouts are 20 s).
+EFFECT_TIMEOUT = timedelta(seconds=30)
 # After this many failed attempts the case shows NeedsAttention while the effect keeps retrying.
 EFFECT_FIRST_TRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=4)
 # Search attributes, NeedsAttention on failing effects and the request_override signal came after
@@ -396,7 +398,7 @@ class ReturnCaseWorkflow:
             r.activity,
             effect,
             result_type=bool,
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=EFFECT_TIMEOUT,
             retry_policy=retry,
             summary=r.summary,
         )
@@ -408,7 +410,7 @@ class ReturnCaseWorkflow:
             r.activity,
             effect,
             result_type=bool,
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=EFFECT_TIMEOUT,
             retry_policy=RetryPolicy(maximum_attempts=1),
             summary=r.summary,
         )
